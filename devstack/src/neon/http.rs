@@ -1,0 +1,119 @@
+//! The HTTP surface: `POST /sql`, `OPTIONS /sql` (CORS), and 400 for anything else.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderMap, Method, StatusCode};
+use axum::response::Response;
+use http_body_util::BodyExt;
+
+use super::errors::{ApiError, MAX_BODY_BYTES};
+use super::headers::Options;
+use super::payload::Payload;
+use super::pool::Pool;
+use super::{conninfo, exec};
+
+/// After the limit is hit the rest of the body is still read (up to this much) so the client,
+/// which writes its whole body before reading, gets the 413 instead of a reset connection.
+const DRAIN_LIMIT: usize = 64 * 1024 * 1024;
+
+const ALLOW_HEADERS: &str = "Authorization, Neon-Connection-String, Neon-Raw-Text-Output, \
+     Neon-Array-Mode, Neon-Pool-Opt-In, Neon-Batch-Read-Only, Neon-Batch-Isolation-Level";
+
+pub async fn dispatch(State(pool): State<Arc<Pool>>, req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    if parts.uri.path() != "/sql" {
+        return not_supported();
+    }
+    match parts.method {
+        Method::POST => sql(&pool, &parts.headers, body).await,
+        Method::OPTIONS => cors(),
+        _ => not_supported(),
+    }
+}
+
+async fn sql(pool: &Pool, headers: &HeaderMap, body: Body) -> Response {
+    match run(pool, headers, body).await {
+        Ok((json, echo)) => {
+            let mut res = json_response(StatusCode::OK, json);
+            for (name, value) in echo {
+                res.headers_mut().insert(name, header::HeaderValue::from_static(value));
+            }
+            res
+        }
+        Err(e) => {
+            if e.status.is_server_error() {
+                eprintln!("neon: {} {}", e.status.as_u16(), e.body.message);
+            }
+            let json = serde_json::to_string(&e.body).expect("error body serialises");
+            json_response(e.status, json)
+        }
+    }
+}
+
+/// Checks in the proxy's order: connection string, headers, body, then PostgreSQL.
+async fn run(
+    pool: &Pool,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<(String, Vec<(&'static str, &'static str)>), ApiError> {
+    let info = conninfo::from_headers(headers)?;
+    let opts = Options::from_headers(headers)?;
+    let body = read_body(body).await?;
+    let payload: Payload = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::bad_request(format!("could not parse the HTTP request body: {e}")))?;
+    let mut conn = pool.get(&info).await.map_err(exec::connect_error)?;
+    match &payload {
+        Payload::Single(q) => Ok((exec::single(&mut conn, q, &opts).await?, Vec::new())),
+        Payload::Batch(b) => Ok((exec::batch(&mut conn, b, &opts).await?, opts.echo_headers())),
+    }
+}
+
+async fn read_body(mut body: Body) -> Result<Vec<u8>, ApiError> {
+    let mut buf = Vec::new();
+    let mut over_by = 0usize;
+    while let Some(frame) = body.frame().await {
+        let frame =
+            frame.map_err(|e| ApiError::bad_request(format!("could not read the HTTP request body: {e}")))?;
+        let Ok(data) = frame.into_data() else { continue };
+        if over_by > 0 || buf.len() + data.len() > MAX_BODY_BYTES {
+            over_by += data.len();
+            buf = Vec::new();
+            if over_by > DRAIN_LIMIT {
+                break;
+            }
+            continue;
+        }
+        buf.extend_from_slice(&data);
+    }
+    if over_by > 0 {
+        return Err(ApiError::request_too_large());
+    }
+    Ok(buf)
+}
+
+fn json_response(status: StatusCode, json: String) -> Response {
+    Response::builder()
+        .status(status)
+        .header(header::CONTENT_TYPE, "application/json")
+        .header(header::ACCESS_CONTROL_ALLOW_ORIGIN, "*")
+        .body(Body::from(json))
+        .expect("static headers are valid")
+}
+
+fn not_supported() -> Response {
+    json_response(StatusCode::BAD_REQUEST, "\"query is not supported\"".to_owned())
+}
+
+fn cors() -> Response {
+    Response::builder()
+        .status(StatusCode::OK)
+        .header(header::ALLOW, "OPTIONS, POST")
+        .header(header::CONTENT_TYPE, "application/json")
+        .header(header::ACCESS_CONTROL_ALLOW_ORIGIN, "*")
+        .header(header::ACCESS_CONTROL_ALLOW_HEADERS, ALLOW_HEADERS)
+        .header(header::ACCESS_CONTROL_MAX_AGE, "86400")
+        .body(Body::empty())
+        .expect("static headers are valid")
+}

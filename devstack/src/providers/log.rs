@@ -1,0 +1,128 @@
+//! The request log that tests read through `/__admin/requests`. Entries are opened on arrival
+//! (status null) and closed when answered, so a hung or abandoned request is visible too.
+use super::Provider;
+use serde::Serialize;
+use serde_json::{Map, Value};
+use std::sync::Mutex;
+
+#[derive(Clone, Serialize)]
+pub struct Entry {
+    pub seq: u64,
+    pub provider: Provider,
+    pub method: String,
+    pub path: String,
+    pub query: Map<String, Value>,
+    /// Parsed JSON; the raw text as a string when it is not JSON; null when empty.
+    pub body: Value,
+    pub status: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub voice_id: Option<String>,
+    /// Arrival, unix milliseconds.
+    pub at: u64,
+    /// Arrival to answer, milliseconds (includes injected latency).
+    pub duration_ms: Option<u64>,
+    /// The id of the fault that answered this request, if any.
+    pub fault: Option<u64>,
+}
+
+#[derive(Default)]
+pub struct RequestLog {
+    // Sequence numbers keep growing across clears, so `since=` cursors stay valid.
+    inner: Mutex<(u64, Vec<Entry>)>,
+}
+
+pub struct NewEntry<'a> {
+    pub provider: Provider,
+    pub method: &'a str,
+    pub path: &'a str,
+    pub query: Map<String, Value>,
+    pub body: &'a [u8],
+    pub voice_id: Option<&'a str>,
+}
+
+impl RequestLog {
+    pub fn open(&self, e: NewEntry) -> u64 {
+        let body = if e.body.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(e.body).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(e.body).into_owned()))
+        };
+        let mut g = self.inner.lock().unwrap();
+        g.0 += 1;
+        let seq = g.0;
+        g.1.push(Entry {
+            seq,
+            provider: e.provider,
+            method: e.method.to_string(),
+            path: e.path.to_string(),
+            query: e.query,
+            body,
+            status: None,
+            voice_id: e.voice_id.map(str::to_string),
+            at: now_ms(),
+            duration_ms: None,
+            fault: None,
+        });
+        seq
+    }
+
+    /// Recorded when the fault fires, so a hung request the client abandoned still shows it.
+    pub fn mark_fault(&self, seq: u64, fault: u64) {
+        self.update(seq, |e| e.fault = Some(fault));
+    }
+
+    pub fn close(&self, seq: u64, status: u16, duration_ms: u64) {
+        self.update(seq, |e| {
+            e.status = Some(status);
+            e.duration_ms = Some(duration_ms);
+        });
+    }
+
+    fn update(&self, seq: u64, f: impl FnOnce(&mut Entry)) {
+        let mut g = self.inner.lock().unwrap();
+        if let Some(e) = g.1.iter_mut().rev().find(|e| e.seq == seq) {
+            f(e);
+        }
+    }
+
+    pub fn list(&self, provider: Option<Provider>, since: u64) -> Vec<Entry> {
+        let g = self.inner.lock().unwrap();
+        g.1.iter().filter(|e| e.seq > since && provider.is_none_or(|p| p == e.provider)).cloned().collect()
+    }
+
+    pub fn clear(&self) {
+        self.inner.lock().unwrap().1.clear();
+    }
+}
+
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry<'a>(p: Provider, body: &'a [u8]) -> NewEntry<'a> {
+        NewEntry { provider: p, method: "POST", path: "/x", query: Map::new(), body, voice_id: None }
+    }
+
+    #[test]
+    fn open_close_filter_clear() {
+        let log = RequestLog::default();
+        let a = log.open(entry(Provider::Openai, br#"{"a":1}"#));
+        let b = log.open(entry(Provider::Elevenlabs, b"not json"));
+        log.close(a, 200, 5);
+        log.mark_fault(b, 7);
+        let all = log.list(None, 0);
+        assert_eq!(all.len(), 2);
+        assert_eq!(all[0].body["a"], 1);
+        assert_eq!(all[1].body, "not json");
+        assert_eq!((all[1].status, all[1].fault), (None, Some(7)));
+        assert_eq!(log.list(Some(Provider::Openai), 0).len(), 1);
+        assert_eq!(log.list(None, a).len(), 1);
+        log.clear();
+        assert!(log.list(None, 0).is_empty());
+        assert!(log.open(entry(Provider::Openai, b"")) > b);
+    }
+}

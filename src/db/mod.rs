@@ -1,0 +1,3 @@
+//! PostgreSQL (Neon) access over its SQL-over-HTTP endpoint.
+mod client;
+pub use client::Db;

