@@ -11,13 +11,34 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::{json, Value};
 
+mod common;
+use common::*;
+
 const ERROR_KEYS: [&str; 17] = [
-    "message", "code", "detail", "hint", "position", "internalPosition", "internalQuery", "severity", "where",
-    "table", "column", "schema", "dataType", "constraint", "file", "line", "routine",
+    "message",
+    "code",
+    "detail",
+    "hint",
+    "position",
+    "internalPosition",
+    "internalQuery",
+    "severity",
+    "where",
+    "table",
+    "column",
+    "schema",
+    "dataType",
+    "constraint",
+    "file",
+    "line",
+    "routine",
 ];
 
 /// Headers the official driver always sends.
-const DRIVER: &[(&str, &str)] = &[("Neon-Raw-Text-Output", "true"), ("Neon-Array-Mode", "true")];
+const DRIVER: &[(&str, &str)] = &[
+    ("Neon-Raw-Text-Output", "true"),
+    ("Neon-Array-Mode", "true"),
+];
 
 struct Reply {
     status: u16,
@@ -27,11 +48,15 @@ struct Reply {
 
 impl Reply {
     fn json(&self) -> Value {
-        serde_json::from_str(&self.text).unwrap_or_else(|e| panic!("body is not JSON ({e}): {}", self.text))
+        serde_json::from_str(&self.text)
+            .unwrap_or_else(|e| panic!("body is not JSON ({e}): {}", self.text))
     }
 
     fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -43,57 +68,6 @@ struct TestApp {
     db_name: Option<String>,
     db_url: String,
     agent: ureq::Agent,
-}
-
-fn admin_url() -> String {
-    std::env::var("TALECAST_PG_ADMIN_URL").unwrap_or_else(|_| {
-        panic!(
-            "TALECAST_PG_ADMIN_URL is not set: run the tests with scripts/test.sh, which starts \
-             PostgreSQL and sets it to a superuser connection string"
-        )
-    })
-}
-
-/// Splits `scheme://userinfo@host:port/db?...` into (`scheme://userinfo@host:port`, `host:port`).
-fn split_url(url: &str) -> (String, String) {
-    let after_scheme = url.find("://").expect("connection string has a scheme") + 3;
-    let end = url[after_scheme..].find(['/', '?']).map_or(url.len(), |i| after_scheme + i);
-    let authority = &url[after_scheme..end];
-    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-    let host = if host.contains(':') { host.to_owned() } else { format!("{host}:5432") };
-    (url[..end].to_owned(), host)
-}
-
-fn unique_name(prefix: &str) -> String {
-    static COUNTER: AtomicU32 = AtomicU32::new(0);
-    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().subsec_nanos();
-    format!("{prefix}_{}_{}_{}", std::process::id(), nanos, COUNTER.fetch_add(1, Ordering::Relaxed))
-}
-
-fn start_server(pg_addr: &str) -> (Child, BufReader<ChildStdout>, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_devstack"))
-        .args(["serve", "--neon-addr", "127.0.0.1:0", "--providers-addr", "127.0.0.1:0", "--pg-addr", pg_addr])
-        .env("OPENAI_API_KEY", "test-openai-key")
-        .env("ELEVENLABS_API_KEY", "test-elevenlabs-key")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("spawn devstack serve");
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    let mut line = String::new();
-    stdout.read_line(&mut line).expect("read the ready line");
-    let ready: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("bad ready line {line:?}: {e}"));
-    assert_eq!(ready["ready"], true);
-    let base = format!("http://{}", ready["neon"].as_str().expect("neon address in ready line"));
-    (child, stdout, base)
-}
-
-fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(60)))
-        .build()
-        .into()
 }
 
 /// A server plus a fresh database; `db_url` logs in to that database.
@@ -111,7 +85,11 @@ fn spawn_app() -> TestApp {
         db_name: None,
         agent: agent(),
     };
-    let r = app.query_as(&app.admin_url.clone(), &format!("CREATE DATABASE \"{db_name}\""), json!([]));
+    let r = app.query_as(
+        &app.admin_url.clone(),
+        &format!("CREATE DATABASE \"{db_name}\""),
+        json!([]),
+    );
     assert_eq!(r.status, 200, "create database: {}", r.text);
     app.db_name = Some(db_name);
     app
@@ -135,7 +113,11 @@ impl TestApp {
 
     /// A single query as the driver sends it (raw text, array mode).
     fn query_as(&self, conn: &str, sql: &str, params: Value) -> Reply {
-        self.post(Some(conn), DRIVER, json!({"query": sql, "params": params}).to_string())
+        self.post(
+            Some(conn),
+            DRIVER,
+            json!({"query": sql, "params": params}).to_string(),
+        )
     }
 
     fn query(&self, sql: &str, params: Value) -> Reply {
@@ -151,7 +133,11 @@ impl TestApp {
     fn batch(&self, headers: &[(&str, &str)], queries: Value) -> Reply {
         let mut all = DRIVER.to_vec();
         all.extend_from_slice(headers);
-        self.post(Some(&self.db_url), &all, json!({ "queries": queries }).to_string())
+        self.post(
+            Some(&self.db_url),
+            &all,
+            json!({ "queries": queries }).to_string(),
+        )
     }
 }
 
@@ -176,8 +162,17 @@ fn reply(mut res: ureq::http::Response<ureq::Body>) -> Reply {
         .iter()
         .map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap_or("").to_owned()))
         .collect();
-    let text = res.body_mut().with_config().limit(64 * 1024 * 1024).read_to_string().expect("read body");
-    Reply { status, headers, text }
+    let text = res
+        .body_mut()
+        .with_config()
+        .limit(64 * 1024 * 1024)
+        .read_to_string()
+        .expect("read body");
+    Reply {
+        status,
+        headers,
+        text,
+    }
 }
 
 fn assert_error_body(r: &Reply, status: u16) -> Value {
@@ -190,9 +185,15 @@ fn assert_error_body(r: &Reply, status: u16) -> Value {
     let mut got = keys.clone();
     got.sort_unstable();
     assert_eq!(got, expected, "exactly the 17 error keys");
-    let positions: Vec<usize> =
-        ERROR_KEYS.iter().map(|k| r.text.find(&format!("\"{k}\":")).expect("key present")).collect();
-    assert!(positions.windows(2).all(|w| w[0] < w[1]), "error keys in Neon's order: {}", r.text);
+    let positions: Vec<usize> = ERROR_KEYS
+        .iter()
+        .map(|k| r.text.find(&format!("\"{k}\":")).expect("key present"))
+        .collect();
+    assert!(
+        positions.windows(2).all(|w| w[0] < w[1]),
+        "error keys in Neon's order: {}",
+        r.text
+    );
     v
 }
 
@@ -223,12 +224,29 @@ fn raw_array_mode_round_trips_typed_values() {
     assert_eq!(
         v["rows"],
         json!([[
-            "42", "9007199254740993", "12.50", "t", "héllo \"q\"", "{\"k\": [1, \"x\"]}", "2024-05-06 07:08:09.123+00",
-            "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11", "\\x0102ff", "{a,\"b\\\"c\",NULL}", null
+            "42",
+            "9007199254740993",
+            "12.50",
+            "t",
+            "héllo \"q\"",
+            "{\"k\": [1, \"x\"]}",
+            "2024-05-06 07:08:09.123+00",
+            "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11",
+            "\\x0102ff",
+            "{a,\"b\\\"c\",NULL}",
+            null
         ]])
     );
-    let types: Vec<i64> = v["fields"].as_array().unwrap().iter().map(|f| f["dataTypeID"].as_i64().unwrap()).collect();
-    assert_eq!(types, vec![23, 20, 1700, 16, 25, 3802, 1184, 2950, 17, 1009, 25]);
+    let types: Vec<i64> = v["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["dataTypeID"].as_i64().unwrap())
+        .collect();
+    assert_eq!(
+        types,
+        vec![23, 20, 1700, 16, 25, 3802, 1184, 2950, 17, 1009, 25]
+    );
     let f0 = &v["fields"][0];
     assert_eq!(f0["name"], "i4");
     assert!(f0["tableID"].as_i64().unwrap() > 0);
@@ -239,11 +257,22 @@ fn raw_array_mode_round_trips_typed_values() {
     assert_eq!(v["command"], "SELECT");
     assert_eq!(v["rowCount"], 1);
     assert_eq!(v["rowAsArray"], true);
-    let field_keys: Vec<usize> = ["name", "dataTypeID", "tableID", "columnID", "dataTypeSize", "dataTypeModifier", "format"]
-        .iter()
-        .map(|k| r.text.find(&format!("\"{k}\":")).unwrap())
-        .collect();
-    assert!(field_keys.windows(2).all(|w| w[0] < w[1]), "field keys in Neon's order");
+    let field_keys: Vec<usize> = [
+        "name",
+        "dataTypeID",
+        "tableID",
+        "columnID",
+        "dataTypeSize",
+        "dataTypeModifier",
+        "format",
+    ]
+    .iter()
+    .map(|k| r.text.find(&format!("\"{k}\":")).unwrap())
+    .collect();
+    assert!(
+        field_keys.windows(2).all(|w| w[0] < w[1]),
+        "field keys in Neon's order"
+    );
 }
 
 #[test]
@@ -268,10 +297,17 @@ fn non_raw_mode_gives_json_types() {
             "doc": {"a": [1, {"b": null}]}, "arr": [1, null], "words": ["x y", null], "nothing": null, "txt": "plain"
         }])
     );
-    assert!(r.text.find("\"i4\":").unwrap() < r.text.find("\"txt\":").unwrap(), "object rows keep column order");
+    assert!(
+        r.text.find("\"i4\":").unwrap() < r.text.find("\"txt\":").unwrap(),
+        "object rows keep column order"
+    );
 
     // A per-query arrayMode overrides the header.
-    let r = app.post(Some(&app.db_url), DRIVER, json!({"query": "SELECT 1 AS one", "arrayMode": false}).to_string());
+    let r = app.post(
+        Some(&app.db_url),
+        DRIVER,
+        json!({"query": "SELECT 1 AS one", "arrayMode": false}).to_string(),
+    );
     assert_eq!(r.json()["rows"], json!([{"one": "1"}]));
 }
 
@@ -292,7 +328,10 @@ fn batch_commits_all_statements() {
     assert_eq!(v["results"][0]["rowCount"], 2);
     assert_eq!(v["results"][1]["rows"], json!([["2"]]));
     assert_eq!(v["results"][1]["fields"][0]["dataTypeID"], 20);
-    assert_eq!(app.ok("SELECT name FROM items ORDER BY name", json!([]))["rows"], json!([["a"], ["b"]]));
+    assert_eq!(
+        app.ok("SELECT name FROM items ORDER BY name", json!([]))["rows"],
+        json!([["a"], ["b"]])
+    );
 }
 
 #[test]
@@ -308,7 +347,11 @@ fn batch_rolls_back_on_error() {
     );
     let e = assert_error_body(&r, 400);
     assert_eq!(e["code"], "22012");
-    assert_eq!(app.ok("SELECT count(*) FROM items", json!([]))["rows"], json!([["0"]]), "insert was rolled back");
+    assert_eq!(
+        app.ok("SELECT count(*) FROM items", json!([]))["rows"],
+        json!([["0"]]),
+        "insert was rolled back"
+    );
     assert_outside_transaction(&app);
 }
 
@@ -320,11 +363,17 @@ fn batch_isolation_headers_are_applied_and_echoed() {
         json!([{"query": "SELECT current_setting('transaction_isolation'), current_setting('transaction_read_only')"}]),
     );
     assert_eq!(r.status, 200, "{}", r.text);
-    assert_eq!(r.json()["results"][0]["rows"], json!([["serializable", "on"]]));
+    assert_eq!(
+        r.json()["results"][0]["rows"],
+        json!([["serializable", "on"]])
+    );
     assert_eq!(r.header("neon-batch-isolation-level"), Some("Serializable"));
     assert_eq!(r.header("neon-batch-read-only"), Some("true"));
 
-    let r = app.batch(&[("Neon-Batch-Isolation-Level", "serializable")], json!([{"query": "SELECT 1"}]));
+    let r = app.batch(
+        &[("Neon-Batch-Isolation-Level", "serializable")],
+        json!([{"query": "SELECT 1"}]),
+    );
     let e = assert_error_body(&r, 400);
     assert_eq!(e["message"], "invalid isolation level");
     assert_eq!(e["code"], "");
@@ -348,9 +397,15 @@ fn syntax_error_has_the_17_key_body() {
 #[test]
 fn unique_violation_reports_constraint() {
     let app = spawn_app();
-    app.ok("CREATE TABLE users (email text CONSTRAINT users_email_key UNIQUE)", json!([]));
+    app.ok(
+        "CREATE TABLE users (email text CONSTRAINT users_email_key UNIQUE)",
+        json!([]),
+    );
     app.ok("INSERT INTO users VALUES ($1)", json!(["a@example.com"]));
-    let e = assert_error_body(&app.query("INSERT INTO users VALUES ($1)", json!(["a@example.com"])), 400);
+    let e = assert_error_body(
+        &app.query("INSERT INTO users VALUES ($1)", json!(["a@example.com"])),
+        400,
+    );
     assert_eq!(e["code"], "23505");
     assert_eq!(e["constraint"], "users_email_key");
     assert_eq!(e["table"], "users");
@@ -363,7 +418,10 @@ fn several_statements_in_one_query_are_rejected() {
     let app = spawn_app();
     let e = assert_error_body(&app.query("SELECT 1; SELECT 2", json!([])), 400);
     assert_eq!(e["code"], "42601");
-    assert_eq!(e["message"], "cannot insert multiple commands into a prepared statement");
+    assert_eq!(
+        e["message"],
+        "cannot insert multiple commands into a prepared statement"
+    );
 }
 
 #[test]
@@ -373,7 +431,11 @@ fn wrong_password_and_unknown_database_are_400() {
     let after_scheme = prefix.find("://").unwrap() + 3;
     let at = prefix.rfind('@').unwrap();
     let user = prefix[after_scheme..at].split(':').next().unwrap();
-    let bad_pw = format!("postgresql://{user}:wrong-password@{}/{}", &prefix[at + 1..], app.db_name.as_ref().unwrap());
+    let bad_pw = format!(
+        "postgresql://{user}:wrong-password@{}/{}",
+        &prefix[at + 1..],
+        app.db_name.as_ref().unwrap()
+    );
     let e = assert_error_body(&app.query_as(&bad_pw, "SELECT 1", json!([])), 400);
     assert_eq!(e["code"], "28P01");
 
@@ -390,28 +452,54 @@ fn connection_string_is_checked_like_the_proxy() {
     let at = prefix.rfind('@').unwrap();
     let user = prefix[after_scheme..at].split(':').next().unwrap();
     let cases = [
-        (Some(format!("postgresql://{user}@{}/db", &prefix[at + 1..])), "missing authentication credentials: required password"),
-        (Some("mysql://u:p@localhost/db".to_owned()), "incorrect scheme"),
-        (Some("postgresql://u:p@localhost".to_owned()), "missing database name"),
-        (Some("postgresql://:p@localhost/db".to_owned()), "missing username"),
+        (
+            Some(format!("postgresql://{user}@{}/db", &prefix[at + 1..])),
+            "missing authentication credentials: required password",
+        ),
+        (
+            Some("mysql://u:p@localhost/db".to_owned()),
+            "incorrect scheme",
+        ),
+        (
+            Some("postgresql://u:p@localhost".to_owned()),
+            "missing database name",
+        ),
+        (
+            Some("postgresql://:p@localhost/db".to_owned()),
+            "missing username",
+        ),
         (None, "invalid header: neon-connection-string"),
     ];
     for (conn, message) in cases {
-        let r = app.post(conn.as_deref(), DRIVER, json!({"query": "SELECT 1"}).to_string());
+        let r = app.post(
+            conn.as_deref(),
+            DRIVER,
+            json!({"query": "SELECT 1"}).to_string(),
+        );
         let e = assert_error_body(&r, 400);
         assert_eq!(e["message"], message);
         assert_eq!(e["code"], "");
     }
     let r = app.post(Some(&app.db_url), DRIVER, "not json");
     let e = assert_error_body(&r, 400);
-    assert!(e["message"].as_str().unwrap().starts_with("could not parse the HTTP request body: "));
+    assert!(e["message"]
+        .as_str()
+        .unwrap()
+        .starts_with("could not parse the HTTP request body: "));
 }
 
 #[test]
 fn startup_params_pass_through_and_client_only_ones_are_dropped() {
     let app = spawn_app();
-    let url = format!("{}?sslmode=require&application_name=conformance%20run&channel_binding=require", app.db_url);
-    let r = app.query_as(&url, "SELECT current_setting('application_name')", json!([]));
+    let url = format!(
+        "{}?sslmode=require&application_name=conformance%20run&channel_binding=require",
+        app.db_url
+    );
+    let r = app.query_as(
+        &url,
+        "SELECT current_setting('application_name')",
+        json!([]),
+    );
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.json()["rows"], json!([["conformance run"]]));
 }
@@ -431,13 +519,20 @@ fn assert_outside_transaction(app: &TestApp) {
     let first = app.ok("SELECT now()::text", json!([]))["rows"].clone();
     std::thread::sleep(Duration::from_millis(20));
     let second = app.ok("SELECT now()::text", json!([]))["rows"].clone();
-    assert_ne!(first, second, "a later request ran inside an earlier request's transaction");
+    assert_ne!(
+        first, second,
+        "a later request ran inside an earlier request's transaction"
+    );
 }
 
 #[test]
 fn other_paths_and_methods_are_not_supported() {
     let app = spawn_app();
-    let res = app.agent.post(format!("{}/other", app.base)).send("{}").expect("request");
+    let res = app
+        .agent
+        .post(format!("{}/other", app.base))
+        .send("{}")
+        .expect("request");
     let r = reply(res);
     assert_eq!(r.status, 400);
     assert_eq!(r.json(), json!("query is not supported"));
@@ -454,7 +549,14 @@ fn options_returns_cors_headers() {
     assert_eq!(r.header("access-control-allow-origin"), Some("*"));
     assert_eq!(r.header("allow"), Some("OPTIONS, POST"));
     let allowed = r.header("access-control-allow-headers").unwrap();
-    for h in ["Authorization", "Neon-Connection-String", "Neon-Raw-Text-Output", "Neon-Array-Mode", "Neon-Batch-Isolation-Level", "Neon-Batch-Read-Only"] {
+    for h in [
+        "Authorization",
+        "Neon-Connection-String",
+        "Neon-Raw-Text-Output",
+        "Neon-Array-Mode",
+        "Neon-Batch-Isolation-Level",
+        "Neon-Batch-Read-Only",
+    ] {
         assert!(allowed.contains(h), "{h} missing from {allowed}");
     }
     assert!(!allowed.contains("Neon-Batch-Deferrable"));
@@ -473,9 +575,22 @@ fn request_over_10_mib_is_413() {
 #[test]
 fn response_over_10_mib_is_507() {
     let app = spawn_app();
-    let e = assert_error_body(&app.query("SELECT repeat('x', 1000000) FROM generate_series(1, 11)", json!([])), 507);
-    assert_eq!(e["message"], "response is too large (max is 10485760 bytes)");
-    assert_eq!(app.ok("SELECT 1", json!([]))["rows"], json!([["1"]]), "server still serves after a 507");
+    let e = assert_error_body(
+        &app.query(
+            "SELECT repeat('x', 1000000) FROM generate_series(1, 11)",
+            json!([]),
+        ),
+        507,
+    );
+    assert_eq!(
+        e["message"],
+        "response is too large (max is 10485760 bytes)"
+    );
+    assert_eq!(
+        app.ok("SELECT 1", json!([]))["rows"],
+        json!([["1"]]),
+        "server still serves after a 507"
+    );
 }
 
 #[test]
@@ -494,4 +609,18 @@ fn unreachable_postgres_is_a_prompt_500() {
     let e = assert_error_body(&r, 500);
     assert_eq!(e["code"], "");
     assert!(started.elapsed() < Duration::from_secs(10));
+}
+
+#[test]
+fn copy_from_stdin_fails_without_hanging_and_the_connection_stays_usable() {
+    let app = spawn_app();
+    app.ok("CREATE TABLE c (a int)", json!([]));
+    for _ in 0..2 {
+        let e = assert_error_body(&app.query("COPY c FROM STDIN", json!([])), 400);
+        assert_eq!(e["code"], "57014");
+    }
+    assert_eq!(app.ok("SELECT 2", json!([]))["rows"], json!([["2"]]));
+    let empty = app.ok("", json!([]));
+    assert_eq!(empty["command"], "");
+    assert_eq!(empty["rowCount"], Value::Null);
 }

@@ -25,7 +25,8 @@ struct Resp {
 
 impl Resp {
     fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
     }
     fn header(&self, name: &str) -> Option<&str> {
         self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
@@ -42,7 +43,15 @@ impl Stack {
 
     fn start_with(env: &[(&str, &str)]) -> Stack {
         let mut child = Command::new(env!("CARGO_BIN_EXE_devstack"))
-            .args(["serve", "--neon-addr", "127.0.0.1:0", "--providers-addr", "127.0.0.1:0", "--pg-addr", "127.0.0.1:5432"])
+            .args([
+                "serve",
+                "--neon-addr",
+                "127.0.0.1:0",
+                "--providers-addr",
+                "127.0.0.1:0",
+                "--pg-addr",
+                "127.0.0.1:5432",
+            ])
             .env("OPENAI_API_KEY", OPENAI_KEY)
             .env("ELEVENLABS_API_KEY", ELEVEN_KEY)
             .envs(env.iter().copied())
@@ -63,7 +72,14 @@ impl Stack {
         Stack { child, base: format!("http://{}", ready["providers"].as_str().unwrap()), agent }
     }
 
-    fn send(&self, method: &str, path: &str, headers: &[(&str, &str)], body: Option<Vec<u8>>, timeout: Option<Duration>) -> Result<Resp, ureq::Error> {
+    fn send(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<Vec<u8>>,
+        timeout: Option<Duration>,
+    ) -> Result<Resp, ureq::Error> {
         let url = format!("{}{path}", self.base);
         let mut builder = ureq::http::Request::builder().method(method).uri(&url);
         for (k, v) in headers {
@@ -72,13 +88,15 @@ impl Stack {
         let req = builder.body(body.unwrap_or_default()).unwrap();
         let mut resp = match timeout {
             Some(t) => {
-                let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).timeout_global(Some(t)).build().into();
+                let agent: ureq::Agent =
+                    ureq::Agent::config_builder().http_status_as_error(false).timeout_global(Some(t)).build().into();
                 agent.run(req)?
             }
             None => self.agent.run(req)?,
         };
         let status = resp.status().as_u16();
-        let headers = resp.headers().iter().map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_string())).collect();
+        let headers =
+            resp.headers().iter().map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_string())).collect();
         let body = resp.body_mut().with_config().limit(64 << 20).read_to_vec()?;
         Ok(Resp { status, headers, body })
     }
@@ -133,7 +151,8 @@ fn script_schema() -> Value {
 }
 
 fn with_schema(mut body: Value, schema: Value) -> Value {
-    body["response_format"] = json!({"type": "json_schema", "json_schema": {"name": "chapter_script", "strict": true, "schema": schema}});
+    body["response_format"] =
+        json!({"type": "json_schema", "json_schema": {"name": "chapter_script", "strict": true, "schema": schema}});
     body
 }
 
@@ -144,7 +163,11 @@ fn validate(v: &Value, schema: &Value, root: &Value, path: &str) -> Result<(), S
         return validate(v, target, root, path);
     }
     if let Some(branches) = schema.get("anyOf").and_then(Value::as_array) {
-        return if branches.iter().any(|b| validate(v, b, root, path).is_ok()) { Ok(()) } else { Err(format!("{path}: no anyOf branch matches")) };
+        return if branches.iter().any(|b| validate(v, b, root, path).is_ok()) {
+            Ok(())
+        } else {
+            Err(format!("{path}: no anyOf branch matches"))
+        };
     }
     if let Some(options) = schema.get("enum").and_then(Value::as_array) {
         if !options.contains(v) {
@@ -165,7 +188,8 @@ fn validate(v: &Value, schema: &Value, root: &Value, path: &str) -> Result<(), S
         Value::Array(_) => "array",
         Value::Object(_) => "object",
     };
-    if !types.is_empty() && !types.contains(&actual) && !(actual == "integer" && types.contains(&"number")) {
+    let allowed = types.is_empty() || types.contains(&actual) || (actual == "integer" && types.contains(&"number"));
+    if !allowed {
         return Err(format!("{path}: expected {types:?}, got {actual}"));
     }
     match v {
@@ -179,14 +203,18 @@ fn validate(v: &Value, schema: &Value, root: &Value, path: &str) -> Result<(), S
             for (k, val) in m {
                 match props.and_then(|p| p.get(k)) {
                     Some(s) => validate(val, s, root, &format!("{path}.{k}"))?,
-                    None if schema.get("additionalProperties") == Some(&Value::Bool(false)) => return Err(format!("{path}: extra key {k}")),
+                    None if schema.get("additionalProperties") == Some(&Value::Bool(false)) => {
+                        return Err(format!("{path}: extra key {k}"))
+                    }
                     None => {}
                 }
             }
         }
         Value::Array(items) => {
             let n = items.len() as u64;
-            if schema.get("minItems").and_then(Value::as_u64).is_some_and(|m| n < m) || schema.get("maxItems").and_then(Value::as_u64).is_some_and(|m| n > m) {
+            if schema.get("minItems").and_then(Value::as_u64).is_some_and(|m| n < m)
+                || schema.get("maxItems").and_then(Value::as_u64).is_some_and(|m| n > m)
+            {
                 return Err(format!("{path}: {n} items out of bounds"));
             }
             if let Some(item) = schema.get("items") {
@@ -197,13 +225,17 @@ fn validate(v: &Value, schema: &Value, root: &Value, path: &str) -> Result<(), S
         }
         Value::String(s) => {
             let n = s.chars().count() as u64;
-            if schema.get("minLength").and_then(Value::as_u64).is_some_and(|m| n < m) || schema.get("maxLength").and_then(Value::as_u64).is_some_and(|m| n > m) {
+            if schema.get("minLength").and_then(Value::as_u64).is_some_and(|m| n < m)
+                || schema.get("maxLength").and_then(Value::as_u64).is_some_and(|m| n > m)
+            {
                 return Err(format!("{path}: length {n} out of bounds"));
             }
         }
         Value::Number(x) => {
             let x = x.as_f64().unwrap();
-            if schema.get("minimum").and_then(Value::as_f64).is_some_and(|m| x < m) || schema.get("maximum").and_then(Value::as_f64).is_some_and(|m| x > m) {
+            if schema.get("minimum").and_then(Value::as_f64).is_some_and(|m| x < m)
+                || schema.get("maximum").and_then(Value::as_f64).is_some_and(|m| x > m)
+            {
                 return Err(format!("{path}: {x} out of range"));
             }
         }
@@ -219,7 +251,11 @@ fn is_mp3(b: &[u8]) -> bool {
 /// (duration seconds, sample rate, channels) as ffprobe reads them.
 fn probe(mp3: &[u8]) -> (f64, u32, u32) {
     static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let path = std::env::temp_dir().join(format!("devstack-probe-{}-{}.mp3", std::process::id(), N.fetch_add(1, std::sync::atomic::Ordering::SeqCst)));
+    let path = std::env::temp_dir().join(format!(
+        "devstack-probe-{}-{}.mp3",
+        std::process::id(),
+        N.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+    ));
     std::fs::write(&path, mp3).unwrap();
     let out = Command::new("ffprobe")
         .args(["-v", "error", "-show_entries", "format=duration:stream=sample_rate,channels", "-of", "json"])
@@ -279,7 +315,8 @@ fn script_schema_output_is_schema_valid_and_speakers_are_listed() {
         assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
         let script: Value = serde_json::from_str(&r.content()).expect("content is JSON");
         validate(&script, &schema, &schema, "$").unwrap();
-        let names: Vec<&str> = script["characters"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
+        let names: Vec<&str> =
+            script["characters"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
         assert!((2..=3).contains(&names.len()), "{names:?}");
         let lines = script["lines"].as_array().unwrap();
         assert!((2..=5).contains(&lines.len()));
@@ -323,7 +360,10 @@ fn strict_schemas_that_break_the_rules_are_rejected_like_openai() {
     let e = &r.json()["error"];
     assert_eq!(e["param"], "response_format");
     let msg = e["message"].as_str().unwrap();
-    assert!(msg.contains("Invalid schema for response_format 'chapter_script'") && msg.contains("Missing 'direction'"), "{msg}");
+    assert!(
+        msg.contains("Invalid schema for response_format 'chapter_script'") && msg.contains("Missing 'direction'"),
+        "{msg}"
+    );
 }
 
 #[test]
@@ -397,7 +437,8 @@ fn envelope_and_usage_follow_the_real_shape() {
 fn bad_openai_requests_are_400_with_openai_errors() {
     let s = Stack::start();
     let auth = format!("Bearer {OPENAI_KEY}");
-    let r = s.send("POST", "/v1/chat/completions", &[("authorization", &auth)], Some(b"{not json".to_vec()), None).unwrap();
+    let r =
+        s.send("POST", "/v1/chat/completions", &[("authorization", &auth)], Some(b"{not json".to_vec()), None).unwrap();
     assert_eq!(r.status, 400);
     assert_eq!(r.json()["error"]["type"], "invalid_request_error");
     let r = s.chat(&json!({"model": "gpt-4o-mini", "messages": []}));
@@ -412,8 +453,14 @@ fn bad_openai_requests_are_400_with_openai_errors() {
 fn tts_returns_playable_mono_mp3_in_the_requested_format() {
     let s = Stack::start();
     let text = "Once upon a time, a lantern glowed in the old tower.";
-    for (format, rate) in [("mp3_22050_32", 22050), ("mp3_24000_48", 24000), ("mp3_44100_128", 44100), ("mp3_44100_192", 44100)] {
-        let r = s.tts(RACHEL, &format!("?output_format={format}"), &json!({"text": text, "model_id": "eleven_multilingual_v2"}));
+    for (format, rate) in
+        [("mp3_22050_32", 22050), ("mp3_24000_48", 24000), ("mp3_44100_128", 44100), ("mp3_44100_192", 44100)]
+    {
+        let r = s.tts(
+            RACHEL,
+            &format!("?output_format={format}"),
+            &json!({"text": text, "model_id": "eleven_multilingual_v2"}),
+        );
         assert_eq!(r.status, 200, "{format}: {}", String::from_utf8_lossy(&r.body));
         assert_eq!(r.header("content-type"), Some("audio/mpeg"));
         assert_eq!(r.header("character-cost"), Some(text.chars().count().to_string().as_str()));
@@ -451,7 +498,11 @@ fn tts_is_deterministic_voices_differ_and_stream_matches() {
 fn tts_duration_grows_with_the_text() {
     let s = Stack::start();
     let short = s.tts(ADAM, "?output_format=mp3_22050_32", &json!({"text": "Hello."}));
-    let long = s.tts(ADAM, "?output_format=mp3_22050_32", &json!({"text": "Hello. ".repeat(12) + "The lantern glowed in the tower all night long."}));
+    let long = s.tts(
+        ADAM,
+        "?output_format=mp3_22050_32",
+        &json!({"text": "Hello. ".repeat(12) + "The lantern glowed in the tower all night long."}),
+    );
     let (d_short, d_long) = (probe(&short.body).0, probe(&long.body).0);
     assert!(d_short > 0.0 && d_long > d_short * 3.0, "{d_short} vs {d_long}");
 }
@@ -607,7 +658,13 @@ fn a_hang_holds_the_request_until_faults_are_cleared_or_the_client_leaves() {
     let s = Stack::start();
     s.fault(json!({"provider": "openai", "kind": "hang", "times": 2}));
     // A client that gives up: the server notices and stops counting it in flight.
-    let gave_up = s.send("POST", "/v1/chat/completions", &[("authorization", &format!("Bearer {OPENAI_KEY}"))], Some(user("x").to_string().into_bytes()), Some(Duration::from_millis(400)));
+    let gave_up = s.send(
+        "POST",
+        "/v1/chat/completions",
+        &[("authorization", &format!("Bearer {OPENAI_KEY}"))],
+        Some(user("x").to_string().into_bytes()),
+        Some(Duration::from_millis(400)),
+    );
     assert!(gave_up.is_err());
     std::thread::sleep(Duration::from_millis(200));
     assert_eq!(s.admin("GET", "stats", None).json()["openai"]["in_flight"], 0);
@@ -619,7 +676,11 @@ fn a_hang_holds_the_request_until_faults_are_cleared_or_the_client_leaves() {
     let started = Instant::now();
     let waiter = std::thread::spawn(move || {
         let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
-        let resp = agent.post(format!("{base}/v1/chat/completions")).header("authorization", format!("Bearer {OPENAI_KEY}")).send(user("y").to_string()).unwrap();
+        let resp = agent
+            .post(format!("{base}/v1/chat/completions"))
+            .header("authorization", format!("Bearer {OPENAI_KEY}"))
+            .send(user("y").to_string())
+            .unwrap();
         resp.status().as_u16()
     });
     std::thread::sleep(Duration::from_millis(500));
@@ -648,7 +709,10 @@ fn the_request_log_records_requests_but_never_keys() {
     let seqs: Vec<u64> = all.iter().map(|e| e["seq"].as_u64().unwrap()).collect();
     assert!(seqs.windows(2).all(|w| w[0] < w[1]));
     let o = &all[0];
-    assert_eq!((o["provider"].as_str(), o["method"].as_str(), o["path"].as_str()), (Some("openai"), Some("POST"), Some("/v1/chat/completions")));
+    assert_eq!(
+        (o["provider"].as_str(), o["method"].as_str(), o["path"].as_str()),
+        (Some("openai"), Some("POST"), Some("/v1/chat/completions"))
+    );
     assert_eq!(o["body"]["messages"][1]["content"], "log me");
     assert_eq!(o["status"], 200);
     assert!(o["at"].as_u64().unwrap() > 1_600_000_000_000);
@@ -738,7 +802,11 @@ fn reset_clears_log_faults_latency_and_caps() {
 #[test]
 fn admin_rejects_bad_input() {
     let s = Stack::start();
-    for spec in [json!({"provider": "azure"}), json!({"provider": "openai", "kind": "explode"}), json!({"provider": "openai", "times": -1})] {
+    for spec in [
+        json!({"provider": "azure"}),
+        json!({"provider": "openai", "kind": "explode"}),
+        json!({"provider": "openai", "times": -1}),
+    ] {
         let r = s.admin("POST", "faults", Some(spec));
         assert_eq!(r.status, 400);
         assert!(r.json()["error"].is_string());

@@ -15,13 +15,46 @@ pub const CONN_STRING: &str = "neon-connection-string";
 
 /// libpq client-side settings that PostgreSQL would reject as startup parameters.
 const CLIENT_ONLY_PARAMS: &[&str] = &[
-    "sslmode", "sslcert", "sslkey", "sslrootcert", "sslcrl", "sslcrldir", "sslpassword", "sslsni",
-    "sslcompression", "sslnegotiation", "sslcertmode", "ssl_min_protocol_version",
-    "ssl_max_protocol_version", "channel_binding", "connect_timeout", "target_session_attrs",
-    "load_balance_hosts", "gssencmode", "gsslib", "gssdelegation", "krbsrvname", "requirepeer",
-    "require_auth", "keepalives", "keepalives_idle", "keepalives_interval", "keepalives_count",
-    "tcp_user_timeout", "passfile", "service", "host", "hostaddr", "port", "dbname", "user",
-    "password", "fallback_application_name", "pgbouncer", "pool_timeout", "connection_limit",
+    "sslmode",
+    "sslcert",
+    "sslkey",
+    "sslrootcert",
+    "sslcrl",
+    "sslcrldir",
+    "sslpassword",
+    "sslsni",
+    "sslcompression",
+    "sslnegotiation",
+    "sslcertmode",
+    "ssl_min_protocol_version",
+    "ssl_max_protocol_version",
+    "channel_binding",
+    "connect_timeout",
+    "target_session_attrs",
+    "load_balance_hosts",
+    "gssencmode",
+    "gsslib",
+    "gssdelegation",
+    "krbsrvname",
+    "requirepeer",
+    "require_auth",
+    "keepalives",
+    "keepalives_idle",
+    "keepalives_interval",
+    "keepalives_count",
+    "tcp_user_timeout",
+    "passfile",
+    "service",
+    "host",
+    "hostaddr",
+    "port",
+    "dbname",
+    "user",
+    "password",
+    "fallback_application_name",
+    "pgbouncer",
+    "pool_timeout",
+    "connection_limit",
 ];
 
 /// Who to log in as and with which startup parameters.
@@ -56,7 +89,8 @@ pub fn from_headers(headers: &HeaderMap) -> Result<ConnInfo, ApiError> {
 }
 
 fn parse(raw: &str, has_bearer: bool) -> Result<ConnInfo, ApiError> {
-    let url = Url::parse(raw).map_err(|e| ApiError::bad_request(format!("invalid connection string: {e}")))?;
+    let url = Url::parse(raw)
+        .map_err(|e| ApiError::bad_request(format!("invalid connection string: {e}")))?;
     if url.scheme() != "postgres" && url.scheme() != "postgresql" {
         return Err(ApiError::bad_request("incorrect scheme"));
     }
@@ -70,16 +104,24 @@ fn parse(raw: &str, has_bearer: bool) -> Result<ConnInfo, ApiError> {
     if user.is_empty() {
         return Err(ApiError::bad_request("missing username"));
     }
-    let password = url.password().map(|p| percent_decode_str(p).collect::<Vec<u8>>());
+    let password = url
+        .password()
+        .map(|p| percent_decode_str(p).collect::<Vec<u8>>());
     if password.is_none() && !has_bearer {
-        return Err(ApiError::bad_request("missing authentication credentials: required password"));
+        return Err(ApiError::bad_request(
+            "missing authentication credentials: required password",
+        ));
     }
 
     let mut extra: Vec<(String, String)> = url
         .query_pairs()
         .filter(|(k, _)| k != "database" && !CLIENT_ONLY_PARAMS.contains(&k.as_ref()))
         .map(|(k, v)| {
-            let v = if k == "options" { strip_neon_options(&v) } else { v.into_owned() };
+            let v = if k == "options" {
+                strip_neon_options(&v)
+            } else {
+                v.into_owned()
+            };
             (k.into_owned(), v)
         })
         .filter(|(k, v)| !(k == "options" && v.is_empty()))
@@ -88,11 +130,18 @@ fn parse(raw: &str, has_bearer: bool) -> Result<ConnInfo, ApiError> {
     extra.dedup_by(|a, b| a.0 == b.0);
     let mut params = vec![("database".to_owned(), database)];
     params.extend(extra);
-    Ok(ConnInfo { user, password, params })
+    Ok(ConnInfo {
+        user,
+        password,
+        params,
+    })
 }
 
 fn decode(s: &str) -> Option<String> {
-    percent_decode_str(s).decode_utf8().ok().map(|c| c.into_owned())
+    percent_decode_str(s)
+        .decode_utf8()
+        .ok()
+        .map(|c| c.into_owned())
 }
 
 /// Neon's proxy consumes `endpoint=`/`project=` from `options`; PostgreSQL would reject them.
@@ -140,13 +189,22 @@ mod tests {
         assert_eq!(msg("mysql://u:p@h/db"), "incorrect scheme");
         assert_eq!(msg("postgresql://u:p@h"), "missing database name");
         assert_eq!(msg("postgresql://:p@h/db"), "missing username");
-        assert_eq!(msg("postgresql://u@h/db"), "missing authentication credentials: required password");
+        assert_eq!(
+            msg("postgresql://u@h/db"),
+            "missing authentication credentials: required password"
+        );
         assert!(msg("not a url").starts_with("invalid connection string: "));
-        assert!(parse("postgresql://u@h/db", true).unwrap().password.is_none());
+        assert!(parse("postgresql://u@h/db", true)
+            .unwrap()
+            .password
+            .is_none());
     }
 
     #[test]
     fn strips_neon_only_options() {
-        assert_eq!(strip_neon_options("endpoint=ep-1 -c search_path=x"), "-c search_path=x");
+        assert_eq!(
+            strip_neon_options("endpoint=ep-1 -c search_path=x"),
+            "-c search_path=x"
+        );
     }
 }

@@ -40,7 +40,10 @@ pub struct DbError {
 
 impl DbError {
     pub fn get(&self, code: u8) -> Option<&str> {
-        self.fields.iter().find(|(c, _)| *c == code).map(|(_, v)| v.as_str())
+        self.fields
+            .iter()
+            .find(|(c, _)| *c == code)
+            .map(|(_, v)| v.as_str())
     }
 
     pub fn code(&self) -> &str {
@@ -81,17 +84,24 @@ impl DbError {
     }
 }
 
-/// A request failure: the status and body to answer with.
+/// A request failure: the status and body to answer with (boxed: it is returned a lot and
+/// the body is large).
 #[derive(Debug)]
 pub struct ApiError {
     pub status: StatusCode,
-    pub body: ErrorBody,
+    pub body: Box<ErrorBody>,
 }
 
 impl ApiError {
     /// A failure that did not come from PostgreSQL: `code` and `severity` are empty strings.
     pub fn plain(status: StatusCode, message: impl Into<String>) -> Self {
-        ApiError { status, body: ErrorBody { message: message.into(), ..ErrorBody::default() } }
+        ApiError {
+            status,
+            body: Box::new(ErrorBody {
+                message: message.into(),
+                ..ErrorBody::default()
+            }),
+        }
     }
 
     pub fn bad_request(message: impl Into<String>) -> Self {
@@ -103,7 +113,10 @@ impl ApiError {
     }
 
     pub fn db(status: StatusCode, e: &DbError) -> Self {
-        ApiError { status, body: e.to_body() }
+        ApiError {
+            status,
+            body: Box::new(e.to_body()),
+        }
     }
 
     pub fn request_too_large() -> Self {

@@ -15,8 +15,14 @@ pub async fn single(conn: &mut PgConn, q: &QueryData, opts: &Options) -> Result<
 }
 
 /// All-or-nothing: one transaction, rolled back on the first failure.
-pub async fn batch(conn: &mut PgConn, b: &BatchQueryData, opts: &Options) -> Result<String, ApiError> {
-    conn.simple_query(&opts.start_transaction_sql()).await.map_err(query_error)?;
+pub async fn batch(
+    conn: &mut PgConn,
+    b: &BatchQueryData,
+    opts: &Options,
+) -> Result<String, ApiError> {
+    conn.simple_query(&opts.start_transaction_sql())
+        .await
+        .map_err(query_error)?;
     let mut out = String::from("{\"results\":[");
     for (i, q) in b.queries.iter().enumerate() {
         if i > 0 {
@@ -36,7 +42,12 @@ pub async fn batch(conn: &mut PgConn, b: &BatchQueryData, opts: &Options) -> Res
 }
 
 /// Appends one result object to `out`, failing with 507 once the response passes the limit.
-async fn run_query(conn: &mut PgConn, q: &QueryData, opts: &Options, out: &mut String) -> Result<(), ApiError> {
+async fn run_query(
+    conn: &mut PgConn,
+    q: &QueryData,
+    opts: &Options,
+    out: &mut String,
+) -> Result<(), ApiError> {
     let array_mode = q.array_mode.unwrap_or(opts.array_mode);
     let already = out.len();
     let mut rows = String::from("[");
@@ -86,7 +97,9 @@ fn query_error(e: PgError) -> ApiError {
     match e {
         PgError::Db(db) => ApiError::db(StatusCode::BAD_REQUEST, &db),
         PgError::Encode(msg) => ApiError::bad_request(msg),
-        PgError::NoPassword => ApiError::bad_request("missing authentication credentials: required password"),
+        PgError::NoPassword => {
+            ApiError::bad_request("missing authentication credentials: required password")
+        }
         PgError::Broken(msg) => ApiError::internal(msg),
     }
 }

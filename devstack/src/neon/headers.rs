@@ -64,7 +64,10 @@ impl Options {
         let is_true = |name: &str| h.get(name).is_some_and(|v| v.as_bytes() == b"true");
         let isolation = match h.get(ISOLATION_LEVEL) {
             None => None,
-            Some(v) => Some(Isolation::from_header(v).ok_or_else(|| ApiError::bad_request("invalid isolation level"))?),
+            Some(v) => Some(
+                Isolation::from_header(v)
+                    .ok_or_else(|| ApiError::bad_request("invalid isolation level"))?,
+            ),
         };
         Ok(Options {
             raw_output: is_true(RAW_TEXT_OUTPUT),
@@ -121,7 +124,10 @@ mod tests {
         h.insert(READ_ONLY, HeaderValue::from_static("true"));
         h.insert(DEFERRABLE, HeaderValue::from_static("false"));
         let o = Options::from_headers(&h).unwrap();
-        assert_eq!(o.start_transaction_sql(), "START TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY");
+        assert_eq!(
+            o.start_transaction_sql(),
+            "START TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"
+        );
         assert!(!o.raw_output && !o.array_mode);
     }
 
@@ -129,6 +135,9 @@ mod tests {
     fn rejects_unknown_isolation() {
         let mut h = HeaderMap::new();
         h.insert(ISOLATION_LEVEL, HeaderValue::from_static("serializable"));
-        assert_eq!(Options::from_headers(&h).unwrap_err().body.message, "invalid isolation level");
+        assert_eq!(
+            Options::from_headers(&h).unwrap_err().body.message,
+            "invalid isolation level"
+        );
     }
 }

@@ -38,7 +38,8 @@ async fn sql(pool: &Pool, headers: &HeaderMap, body: Body) -> Response {
         Ok((json, echo)) => {
             let mut res = json_response(StatusCode::OK, json);
             for (name, value) in echo {
-                res.headers_mut().insert(name, header::HeaderValue::from_static(value));
+                res.headers_mut()
+                    .insert(name, header::HeaderValue::from_static(value));
             }
             res
         }
@@ -61,8 +62,9 @@ async fn run(
     let info = conninfo::from_headers(headers)?;
     let opts = Options::from_headers(headers)?;
     let body = read_body(body).await?;
-    let payload: Payload = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::bad_request(format!("could not parse the HTTP request body: {e}")))?;
+    let payload: Payload = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::bad_request(format!("could not parse the HTTP request body: {e}"))
+    })?;
     let mut conn = pool.get(&info).await.map_err(exec::connect_error)?;
     match &payload {
         Payload::Single(q) => Ok((exec::single(&mut conn, q, &opts).await?, Vec::new())),
@@ -74,9 +76,12 @@ async fn read_body(mut body: Body) -> Result<Vec<u8>, ApiError> {
     let mut buf = Vec::new();
     let mut over_by = 0usize;
     while let Some(frame) = body.frame().await {
-        let frame =
-            frame.map_err(|e| ApiError::bad_request(format!("could not read the HTTP request body: {e}")))?;
-        let Ok(data) = frame.into_data() else { continue };
+        let frame = frame.map_err(|e| {
+            ApiError::bad_request(format!("could not read the HTTP request body: {e}"))
+        })?;
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
         if over_by > 0 || buf.len() + data.len() > MAX_BODY_BYTES {
             over_by += data.len();
             buf = Vec::new();
@@ -103,7 +108,10 @@ fn json_response(status: StatusCode, json: String) -> Response {
 }
 
 fn not_supported() -> Response {
-    json_response(StatusCode::BAD_REQUEST, "\"query is not supported\"".to_owned())
+    json_response(
+        StatusCode::BAD_REQUEST,
+        "\"query is not supported\"".to_owned(),
+    )
 }
 
 fn cors() -> Response {

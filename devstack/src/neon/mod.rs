@@ -21,5 +21,7 @@ pub struct Config {
 }
 
 pub fn router(cfg: Config) -> axum::Router {
-    axum::Router::new().fallback(http::dispatch).with_state(Arc::new(pool::Pool::new(cfg.pg_addr)))
+    axum::Router::new()
+        .fallback(http::dispatch)
+        .with_state(Arc::new(pool::Pool::new(cfg.pg_addr)))
 }

@@ -187,11 +187,20 @@ fn push_array(out: &mut String, text: &str, elem: u32, delim: char) -> Result<()
         s = s.split_once('=').ok_or(ConvError)?.1;
     }
     let rest = push_array_inner(out, s.trim_start(), elem, delim)?;
-    if rest.is_empty() { Ok(()) } else { Err(ConvError) }
+    if rest.is_empty() {
+        Ok(())
+    } else {
+        Err(ConvError)
+    }
 }
 
 /// Reads one `{...}` level and returns what follows it.
-fn push_array_inner<'a>(out: &mut String, s: &'a str, elem: u32, delim: char) -> Result<&'a str, ConvError> {
+fn push_array_inner<'a>(
+    out: &mut String,
+    s: &'a str,
+    elem: u32,
+    delim: char,
+) -> Result<&'a str, ConvError> {
     let mut s = s.strip_prefix('{').ok_or(ConvError)?.trim_start();
     out.push('[');
     if let Some(rest) = s.strip_prefix('}') {
@@ -267,7 +276,10 @@ pub fn push_fields(out: &mut String, cols: &[Column]) {
 pub fn parse_tag(tag: &str) -> (&str, Option<i64>) {
     match tag.split_once(' ') {
         None => (tag, None),
-        Some(("INSERT", rest)) => ("INSERT", rest.split_once(' ').and_then(|(_, n)| n.parse().ok())),
+        Some(("INSERT", rest)) => (
+            "INSERT",
+            rest.split_once(' ').and_then(|(_, n)| n.parse().ok()),
+        ),
         Some((name, rest)) => (name, rest.parse().ok()),
     }
 }
@@ -300,11 +312,17 @@ mod tests {
         use serde_json::json;
         assert_eq!(typed("{}", 1007), json!([]));
         assert_eq!(typed("{1,NULL,3}", 1007), json!([1, null, 3]));
-        assert_eq!(typed(r#"{"a b","NULL",NULL,"q\"\\x"}"#, 1009), json!(["a b", "NULL", null, "q\"\\x"]));
+        assert_eq!(
+            typed(r#"{"a b","NULL",NULL,"q\"\\x"}"#, 1009),
+            json!(["a b", "NULL", null, "q\"\\x"])
+        );
         assert_eq!(typed("{{1,2},{3,4}}", 1005), json!([[1, 2], [3, 4]]));
         assert_eq!(typed("[0:1]={t,f}", 1000), json!([true, false]));
         assert_eq!(typed(r#"{"{\"k\": 1}"}"#, 3807), json!([{"k": 1}]));
-        assert_eq!(typed("{(1,1),(0,0);(2,2),(1,1)}", 1020), json!(["(1,1),(0,0)", "(2,2),(1,1)"]));
+        assert_eq!(
+            typed("{(1,1),(0,0);(2,2),(1,1)}", 1020),
+            json!(["(1,1),(0,0)", "(2,2),(1,1)"])
+        );
     }
 
     #[test]

@@ -51,8 +51,10 @@ fn array_literal(v: &Value) -> Option<String> {
         Value::Bool(_) | Value::Number(_) | Value::String(_) => Some(v.to_string()),
         Value::Object(_) => array_literal(&Value::String(v.to_string())),
         Value::Array(items) => {
-            let parts: Vec<String> =
-                items.iter().map(|i| array_literal(i).unwrap_or_else(|| "NULL".to_owned())).collect();
+            let parts: Vec<String> = items
+                .iter()
+                .map(|i| array_literal(i).unwrap_or_else(|| "NULL".to_owned()))
+                .collect();
             Some(format!("{{{}}}", parts.join(",")))
         }
     }
@@ -78,17 +80,27 @@ mod tests {
             param_text(&json!([true, null, "NULL", 42, "a\"b\\"])),
             Some(r#"{true,NULL,"NULL",42,"a\"b\\"}"#.into())
         );
-        assert_eq!(param_text(&json!([[1, 2], [null, 3]])), Some("{{1,2},{NULL,3}}".into()));
-        assert_eq!(param_text(&json!([{"foo":1}])), Some(r#"{"{\"foo\":1}"}"#.into()));
+        assert_eq!(
+            param_text(&json!([[1, 2], [null, 3]])),
+            Some("{{1,2},{NULL,3}}".into())
+        );
+        assert_eq!(
+            param_text(&json!([{"foo":1}])),
+            Some(r#"{"{\"foo\":1}"}"#.into())
+        );
     }
 
     #[test]
     fn payload_shapes() {
         let p: Payload = serde_json::from_str(r#"{"query":"SELECT 1"}"#).unwrap();
         assert!(matches!(p, Payload::Single(q) if q.params.is_empty() && q.array_mode.is_none()));
-        let p: Payload =
-            serde_json::from_str(r#"{"queries":[{"query":"SELECT $1","params":[1],"arrayMode":false}]}"#).unwrap();
-        assert!(matches!(p, Payload::Batch(b) if b.queries[0].params == vec![Some("1".to_owned())]));
+        let p: Payload = serde_json::from_str(
+            r#"{"queries":[{"query":"SELECT $1","params":[1],"arrayMode":false}]}"#,
+        )
+        .unwrap();
+        assert!(
+            matches!(p, Payload::Batch(b) if b.queries[0].params == vec![Some("1".to_owned())])
+        );
         assert!(serde_json::from_str::<Payload>(r#"{"nope":1}"#).is_err());
     }
 }

@@ -88,9 +88,12 @@ impl PgConn {
     }
 
     async fn connect_inner(info: &StartupInfo<'_>) -> Result<PgConn, PgError> {
-        let stream = TcpStream::connect(info.addr)
-            .await
-            .map_err(|e| PgError::Broken(format!("could not connect to PostgreSQL at {}: {e}", info.addr)))?;
+        let stream = TcpStream::connect(info.addr).await.map_err(|e| {
+            PgError::Broken(format!(
+                "could not connect to PostgreSQL at {}: {e}",
+                info.addr
+            ))
+        })?;
         stream.set_nodelay(true)?;
         let mut conn = PgConn {
             stream,
@@ -133,27 +136,38 @@ impl PgConn {
                 Message::AuthenticationMd5Password(b) => {
                     let pw = info.password.ok_or(PgError::NoPassword)?;
                     let hash = md5_hash(info.user.as_bytes(), pw, b.salt());
-                    frontend::password_message(hash.as_bytes(), &mut self.wbuf).map_err(encode_err)?;
+                    frontend::password_message(hash.as_bytes(), &mut self.wbuf)
+                        .map_err(encode_err)?;
                 }
                 Message::AuthenticationSasl(b) => {
                     let pw = info.password.ok_or(PgError::NoPassword)?;
                     let mechs: Vec<&str> = b.mechanisms().collect()?;
                     if !mechs.contains(&sasl::SCRAM_SHA_256) {
-                        return Err(PgError::Broken(format!("unsupported SASL mechanisms {mechs:?}")));
+                        return Err(PgError::Broken(format!(
+                            "unsupported SASL mechanisms {mechs:?}"
+                        )));
                     }
                     // No TLS to PostgreSQL, so there is no channel to bind to.
                     let s = sasl::ScramSha256::new(pw, sasl::ChannelBinding::unsupported());
-                    frontend::sasl_initial_response(sasl::SCRAM_SHA_256, s.message(), &mut self.wbuf)
-                        .map_err(encode_err)?;
+                    frontend::sasl_initial_response(
+                        sasl::SCRAM_SHA_256,
+                        s.message(),
+                        &mut self.wbuf,
+                    )
+                    .map_err(encode_err)?;
                     scram = Some(s);
                 }
                 Message::AuthenticationSaslContinue(b) => {
-                    let s = scram.as_mut().ok_or_else(|| protocol("SASL continue before start"))?;
+                    let s = scram
+                        .as_mut()
+                        .ok_or_else(|| protocol("SASL continue before start"))?;
                     s.update(b.data())?;
                     frontend::sasl_response(s.message(), &mut self.wbuf).map_err(encode_err)?;
                 }
                 Message::AuthenticationSaslFinal(b) => {
-                    let s = scram.as_mut().ok_or_else(|| protocol("SASL final before start"))?;
+                    let s = scram
+                        .as_mut()
+                        .ok_or_else(|| protocol("SASL final before start"))?;
                     s.finish(b.data())?;
                     continue;
                 }
@@ -233,8 +247,10 @@ impl PgConn {
                 Message::DataRow(b) => {
                     let buf = b.buffer();
                     let ranges: Vec<_> = b.ranges().collect()?;
-                    let text: Vec<Option<Cow<'_, str>>> =
-                        ranges.into_iter().map(|r| r.map(|r| String::from_utf8_lossy(&buf[r]))).collect();
+                    let text: Vec<Option<Cow<'_, str>>> = ranges
+                        .into_iter()
+                        .map(|r| r.map(|r| String::from_utf8_lossy(&buf[r])))
+                        .collect();
                     let values: Vec<Option<&str>> = text.iter().map(|v| v.as_deref()).collect();
                     if on_row(&columns, &values).is_err() {
                         return Err(PgError::Broken("query aborted".into()));
@@ -242,8 +258,14 @@ impl PgConn {
                 }
                 Message::CommandComplete(b) => tag = b.tag()?.to_owned(),
                 Message::CopyInResponse(_) => {
-                    frontend::copy_fail("COPY FROM STDIN is not supported over HTTP", &mut self.wbuf)
-                        .map_err(encode_err)?;
+                    // There is no data to send. PostgreSQL ignored the Sync already sent while
+                    // in copy-in mode, so after the failure it waits for a new one.
+                    frontend::copy_fail(
+                        "COPY FROM STDIN is not supported over HTTP",
+                        &mut self.wbuf,
+                    )
+                    .map_err(encode_err)?;
+                    frontend::sync(&mut self.wbuf);
                     self.flush().await?;
                 }
                 Message::ErrorResponse(b) => {
@@ -342,7 +364,10 @@ fn protocol(msg: &str) -> PgError {
 fn db_error(mut fields: ErrorFields<'_>) -> Result<DbError, PgError> {
     let mut out = DbError::default();
     while let Some(f) = fields.next()? {
-        out.fields.push((f.type_(), String::from_utf8_lossy(f.value_bytes()).into_owned()));
+        out.fields.push((
+            f.type_(),
+            String::from_utf8_lossy(f.value_bytes()).into_owned(),
+        ));
     }
     Ok(out)
 }

@@ -39,7 +39,10 @@ pub struct PooledConn {
 
 impl Pool {
     pub fn new(pg_addr: String) -> Self {
-        Pool { pg_addr, keys: Mutex::new(HashMap::new()) }
+        Pool {
+            pg_addr,
+            keys: Mutex::new(HashMap::new()),
+        }
     }
 
     pub async fn get(&self, info: &ConnInfo) -> Result<PooledConn, PgError> {
@@ -76,7 +79,11 @@ impl Pool {
                 .await?
             }
         };
-        Ok(PooledConn { conn: Some(conn), home, _permit: permit })
+        Ok(PooledConn {
+            conn: Some(conn),
+            home,
+            _permit: permit,
+        })
     }
 }
 

@@ -1,6 +1,8 @@
 //! `POST /v1/text-to-speech/{voice_id}` (and `/stream`, identical here) and `GET /v1/voices`.
 //! Validates the request as ElevenLabs does for the parts talecast uses and answers with a real
 //! MP3 of the text in the requested format.
+// An early answer travels as the Err of a Result; it is returned at once, so its size is moot.
+#![allow(clippy::result_large_err)]
 use super::faults::Kind;
 use super::gate::raw;
 use super::rng::{sha256_hex, Rng};
@@ -37,7 +39,8 @@ pub async fn text_to_speech(
 pub async fn voices(State(app): State<App>, method: Method, uri: Uri, headers: HeaderMap) -> Response {
     let mut adm = app.admit(Provider::Elevenlabs, &method, &uri, &headers, b"", None).await;
     let resp = adm.early.take().unwrap_or_else(|| {
-        let list: Vec<Value> = voices::VOICES.iter().map(|v| json!({"voice_id": v.id, "name": v.name, "category": "premade"})).collect();
+        let list: Vec<Value> =
+            voices::VOICES.iter().map(|v| json!({"voice_id": v.id, "name": v.name, "category": "premade"})).collect();
         Json(json!({"voices": list})).into_response()
     });
     app.finish(adm, resp)
@@ -45,7 +48,11 @@ pub async fn voices(State(app): State<App>, method: Method, uri: Uri, headers: H
 
 async fn synthesise(app: &App, voice_id: &str, uri: &Uri, body: &[u8], seq: u64, in_flight: usize) -> Response {
     let Some(voice) = voices::find(voice_id) else {
-        return detail(StatusCode::BAD_REQUEST, "voice_not_found", &format!("A voice with the voice_id {voice_id} was not found."));
+        return detail(
+            StatusCode::BAD_REQUEST,
+            "voice_not_found",
+            &format!("A voice with the voice_id {voice_id} was not found."),
+        );
     };
     let query: HashMap<String, String> = Query::try_from_uri(uri).map(|q| q.0).unwrap_or_default();
     let format_name = query.get("output_format").map(String::as_str).unwrap_or(DEFAULT_FORMAT);
@@ -54,7 +61,10 @@ async fn synthesise(app: &App, voice_id: &str, uri: &Uri, body: &[u8], seq: u64,
         return detail(
             StatusCode::BAD_REQUEST,
             "invalid_output_format",
-            &format!("Output format '{format_name}' is not supported by this stand-in; use one of {}.", names.join(", ")),
+            &format!(
+                "Output format '{format_name}' is not supported by this stand-in; use one of {}.",
+                names.join(", ")
+            ),
         );
     };
     let req = match parse(body) {
@@ -91,7 +101,9 @@ fn parse(body: &[u8]) -> Result<TtsRequest, Response> {
     let text = match v.get("text") {
         Some(Value::String(t)) => t.clone(),
         None | Some(Value::Null) => return Err(validation("missing", &["body", "text"], "Field required", v.clone())),
-        Some(other) => return Err(validation("string_type", &["body", "text"], "Input should be a valid string", other.clone())),
+        Some(other) => {
+            return Err(validation("string_type", &["body", "text"], "Input should be a valid string", other.clone()))
+        }
     };
     if text.trim().is_empty() {
         return Err(detail(StatusCode::BAD_REQUEST, "empty_text", "The text must not be empty."));
@@ -106,20 +118,35 @@ fn parse(body: &[u8]) -> Result<TtsRequest, Response> {
     }
     if let Some(model) = v.get("model_id").filter(|m| !m.is_null()) {
         if !model.as_str().is_some_and(|m| m.starts_with("eleven_")) {
-            return Err(detail(StatusCode::BAD_REQUEST, "model_not_found", &format!("A model with model ID {model} does not exist.")));
+            return Err(detail(
+                StatusCode::BAD_REQUEST,
+                "model_not_found",
+                &format!("A model with model ID {model} does not exist."),
+            ));
         }
     }
     let speed = match v.pointer("/voice_settings/speed").filter(|s| !s.is_null()) {
         None => 1.0,
         Some(s) => match s.as_f64() {
             Some(x) if (0.7..=1.2).contains(&x) => x,
-            _ => return Err(detail(StatusCode::BAD_REQUEST, "invalid_voice_settings", &format!("voice_settings.speed must be between 0.7 and 1.2, got {s}."))),
+            _ => {
+                return Err(detail(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_voice_settings",
+                    &format!("voice_settings.speed must be between 0.7 and 1.2, got {s}."),
+                ))
+            }
         },
     };
     for key in ["previous_request_ids", "next_request_ids"] {
         if let Some(Value::Array(ids)) = v.get(key) {
             if ids.len() > 3 {
-                return Err(validation("too_long", &["body", key], &format!("List should have at most 3 items after validation, not {}", ids.len()), v[key].clone()));
+                return Err(validation(
+                    "too_long",
+                    &["body", key],
+                    &format!("List should have at most 3 items after validation, not {}", ids.len()),
+                    v[key].clone(),
+                ));
             }
         }
     }
@@ -132,7 +159,8 @@ fn detail(status: StatusCode, code: &str, message: &str) -> Response {
 
 /// ElevenLabs is a FastAPI service: malformed bodies get pydantic's 422 shape.
 fn validation(ty: &str, loc: &[&str], msg: &str, input: Value) -> Response {
-    (StatusCode::UNPROCESSABLE_ENTITY, Json(json!({"detail": [{"type": ty, "loc": loc, "msg": msg, "input": input}]}))).into_response()
+    (StatusCode::UNPROCESSABLE_ENTITY, Json(json!({"detail": [{"type": ty, "loc": loc, "msg": msg, "input": input}]})))
+        .into_response()
 }
 
 /// Answers for the broken-body faults.
@@ -148,4 +176,3 @@ pub fn broken_response(kind: Kind, seq: u64) -> Response {
         }
     }
 }
-

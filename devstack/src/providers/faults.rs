@@ -72,13 +72,17 @@ impl FaultBook {
         let provider: Provider = serde_json::from_value(spec.get("provider").cloned().unwrap_or(Value::Null))
             .map_err(|_| "'provider' must be \"openai\" or \"elevenlabs\"".to_string())?;
         let kind_name = spec.get("kind").and_then(Value::as_str).unwrap_or("status");
-        let kind = Kind::parse(kind_name).ok_or_else(|| format!("unknown kind '{kind_name}' (status, hang, malformed, malformed_content, empty)"))?;
+        let kind = Kind::parse(kind_name)
+            .ok_or_else(|| format!("unknown kind '{kind_name}' (status, hang, malformed, malformed_content, empty)"))?;
         if kind == Kind::MalformedContent && provider != Provider::Openai {
             return Err("kind 'malformed_content' applies to provider openai only".into());
         }
         let status = match spec.get("status") {
             None | Some(Value::Null) => 500,
-            Some(v) => v.as_u64().filter(|s| (100..=599).contains(s)).ok_or("'status' must be an HTTP status 100..=599")? as u16,
+            Some(v) => {
+                v.as_u64().filter(|s| (100..=599).contains(s)).ok_or("'status' must be an HTTP status 100..=599")?
+                    as u16
+            }
         };
         let uint = |k: &str| -> Result<Option<u64>, String> {
             match spec.get(k) {
@@ -126,7 +130,10 @@ impl FaultBook {
         let text = String::from_utf8_lossy(body);
         let mut g = self.inner.lock().unwrap();
         for f in g.1.iter_mut() {
-            if f.provider != provider || f.remaining == Some(0) || f.matcher.as_ref().is_some_and(|m| !text.contains(m.as_str())) {
+            if f.provider != provider
+                || f.remaining == Some(0)
+                || f.matcher.as_ref().is_some_and(|m| !text.contains(m.as_str()))
+            {
                 continue;
             }
             if f.skip_left > 0 {

@@ -45,7 +45,8 @@ impl RequestLog {
         let body = if e.body.is_empty() {
             Value::Null
         } else {
-            serde_json::from_slice(e.body).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(e.body).into_owned()))
+            serde_json::from_slice(e.body)
+                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(e.body).into_owned()))
         };
         let mut g = self.inner.lock().unwrap();
         g.0 += 1;

@@ -77,6 +77,9 @@ pub fn router(cfg: Config) -> Router {
 }
 
 async fn not_found(uri: axum::http::Uri) -> Response {
-    (StatusCode::NOT_FOUND, Json(serde_json::json!({"error": format!("devstack providers: no route for {}", uri.path())})))
+    (
+        StatusCode::NOT_FOUND,
+        Json(serde_json::json!({"error": format!("devstack providers: no route for {}", uri.path())})),
+    )
         .into_response()
 }

@@ -2,6 +2,8 @@
 //! uses, then answers deterministically from (model, messages, response_format): a schema-valid
 //! JSON document for `json_schema`, a JSON object for `json_object`, and a tagged "Summary: "
 //! paragraph for plain text.
+// An early answer travels as the Err of a Result; it is returned at once, so its size is moot.
+#![allow(clippy::result_large_err)]
 use super::faults::Kind;
 use super::gate::raw;
 use super::rng::{sha256_hex, Rng};
@@ -13,7 +15,13 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
 
-pub async fn chat_completions(State(app): State<App>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn chat_completions(
+    State(app): State<App>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let mut adm = app.admit(Provider::Openai, &method, &uri, &headers, &body, None).await;
     let resp = match adm.early.take() {
         Some(r) => r,
@@ -45,11 +53,17 @@ fn complete(body: &[u8]) -> Response {
     let mut rng = Rng::from_bytes(req.seed.as_bytes());
     let content = match &req.output {
         Output::Text => format!("Summary: {} [s-{}]", prose::sentences(&mut rng, 3, 4), &hash[..6]),
-        Output::JsonObject => json!({"result": prose::sentences(&mut rng, 2, 3), "tag": format!("j-{}", &hash[..6])}).to_string(),
+        Output::JsonObject => {
+            json!({"result": prose::sentences(&mut rng, 2, 3), "tag": format!("j-{}", &hash[..6])}).to_string()
+        }
         Output::JsonSchema { name, schema } => match schema_fill::fill(schema, req.seed.as_bytes()) {
             Ok(v) => v.to_string(),
             Err(e) => {
-                return invalid(&format!("Invalid schema for response_format '{name}': {e}."), Some("response_format"), None)
+                return invalid(
+                    &format!("Invalid schema for response_format '{name}': {e}."),
+                    Some("response_format"),
+                    None,
+                )
             }
         },
     };
@@ -91,15 +105,31 @@ fn parse(body: &[u8]) -> Result<Request, Response> {
     let model = match obj.get("model") {
         Some(Value::String(m)) if !m.is_empty() => m.clone(),
         None | Some(Value::Null) => return Err(invalid("you must provide a model parameter", None, None)),
-        Some(_) => return Err(invalid("Invalid type for 'model': expected a string.", Some("model"), Some("invalid_type"))),
+        Some(_) => {
+            return Err(invalid("Invalid type for 'model': expected a string.", Some("model"), Some("invalid_type")))
+        }
     };
     let messages = match obj.get("messages") {
         Some(Value::Array(m)) if !m.is_empty() => m,
-        Some(Value::Array(_)) => {
-            return Err(invalid("Invalid 'messages': empty array. Expected an array with minimum length 1, but got an empty array instead.", Some("messages"), Some("empty_array")))
+        Some(Value::Array(_)) => return Err(invalid(
+            "Invalid 'messages': empty array. Expected an array with minimum length 1, but got an empty array instead.",
+            Some("messages"),
+            Some("empty_array"),
+        )),
+        None | Some(Value::Null) => {
+            return Err(invalid(
+                "Missing required parameter: 'messages'.",
+                Some("messages"),
+                Some("missing_required_parameter"),
+            ))
         }
-        None | Some(Value::Null) => return Err(invalid("Missing required parameter: 'messages'.", Some("messages"), Some("missing_required_parameter"))),
-        Some(_) => return Err(invalid("Invalid type for 'messages': expected an array of objects.", Some("messages"), Some("invalid_type"))),
+        Some(_) => {
+            return Err(invalid(
+                "Invalid type for 'messages': expected an array of objects.",
+                Some("messages"),
+                Some("invalid_type"),
+            ))
+        }
     };
     let mut prompt = String::new();
     for (i, m) in messages.iter().enumerate() {
@@ -113,15 +143,37 @@ fn parse(body: &[u8]) -> Result<Request, Response> {
             ));
         }
         prompt.push_str(&content_text(m.get("content")).ok_or_else(|| {
-            invalid(&format!("Invalid type for 'messages[{i}].content': expected a string or an array of content parts."), Some(&format!("messages[{i}].content")), Some("invalid_type"))
+            invalid(
+                &format!("Invalid type for 'messages[{i}].content': expected a string or an array of content parts."),
+                Some(&format!("messages[{i}].content")),
+                Some("invalid_type"),
+            )
         })?);
     }
     if let Some(t) = obj.get("temperature").filter(|t| !t.is_null()) {
         match t.as_f64() {
             Some(x) if (0.0..=2.0).contains(&x) => {}
-            Some(x) if x > 2.0 => return Err(invalid(&format!("Invalid 'temperature': decimal above maximum value. Expected a value <= 2, but got {x} instead."), Some("temperature"), Some("decimal_above_max_value"))),
-            Some(x) => return Err(invalid(&format!("Invalid 'temperature': decimal below minimum value. Expected a value >= 0, but got {x} instead."), Some("temperature"), Some("decimal_below_min_value"))),
-            None => return Err(invalid("Invalid type for 'temperature': expected a decimal.", Some("temperature"), Some("invalid_type"))),
+            Some(x) if x > 2.0 => return Err(invalid(
+                &format!(
+                    "Invalid 'temperature': decimal above maximum value. Expected a value <= 2, but got {x} instead."
+                ),
+                Some("temperature"),
+                Some("decimal_above_max_value"),
+            )),
+            Some(x) => return Err(invalid(
+                &format!(
+                    "Invalid 'temperature': decimal below minimum value. Expected a value >= 0, but got {x} instead."
+                ),
+                Some("temperature"),
+                Some("decimal_below_min_value"),
+            )),
+            None => {
+                return Err(invalid(
+                    "Invalid type for 'temperature': expected a decimal.",
+                    Some("temperature"),
+                    Some("invalid_type"),
+                ))
+            }
         }
     }
     let rf = obj.get("response_format").filter(|r| !r.is_null());
@@ -143,15 +195,33 @@ fn parse_response_format(rf: Option<&Value>, prompt: &str) -> Result<Output, Res
             Ok(Output::JsonObject)
         }
         Some("json_schema") => {
-            let js = rf.get("json_schema").and_then(Value::as_object)
-                .ok_or_else(|| invalid("Missing required parameter: 'response_format.json_schema'.", Some("response_format.json_schema"), Some("missing_required_parameter")))?;
-            let name = js.get("name").and_then(Value::as_str)
-                .ok_or_else(|| invalid("Missing required parameter: 'response_format.json_schema.name'.", Some("response_format.json_schema.name"), Some("missing_required_parameter")))?;
-            if name.is_empty() || name.len() > 64 || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+            let js = rf.get("json_schema").and_then(Value::as_object).ok_or_else(|| {
+                invalid(
+                    "Missing required parameter: 'response_format.json_schema'.",
+                    Some("response_format.json_schema"),
+                    Some("missing_required_parameter"),
+                )
+            })?;
+            let name = js.get("name").and_then(Value::as_str).ok_or_else(|| {
+                invalid(
+                    "Missing required parameter: 'response_format.json_schema.name'.",
+                    Some("response_format.json_schema.name"),
+                    Some("missing_required_parameter"),
+                )
+            })?;
+            if name.is_empty()
+                || name.len() > 64
+                || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+            {
                 return Err(invalid(&format!("Invalid 'response_format.json_schema.name': string does not match pattern. Expected a string that matches the pattern '^[a-zA-Z0-9_-]+$' of at most 64 characters, but got '{name}'."), Some("response_format.json_schema.name"), Some("invalid_value")));
             }
-            let schema = js.get("schema").filter(|s| s.is_object()).cloned()
-                .ok_or_else(|| invalid(&format!("Invalid schema for response_format '{name}': schema must be a JSON object."), param, None))?;
+            let schema = js.get("schema").filter(|s| s.is_object()).cloned().ok_or_else(|| {
+                invalid(
+                    &format!("Invalid schema for response_format '{name}': schema must be a JSON object."),
+                    param,
+                    None,
+                )
+            })?;
             schema_check::check_refs(name, &schema).map_err(|m| invalid(&m, param, None))?;
             if js.get("strict") == Some(&Value::Bool(true)) {
                 schema_check::check_strict(name, &schema).map_err(|m| invalid(&m, param, None))?;
@@ -159,7 +229,10 @@ fn parse_response_format(rf: Option<&Value>, prompt: &str) -> Result<Output, Res
             Ok(Output::JsonSchema { name: name.to_string(), schema })
         }
         other => Err(invalid(
-            &format!("Invalid value: {}. Supported values are: 'json_object', 'json_schema', and 'text'.", other.map_or("missing".into(), |o| format!("'{o}'"))),
+            &format!(
+                "Invalid value: {}. Supported values are: 'json_object', 'json_schema', and 'text'.",
+                other.map_or("missing".into(), |o| format!("'{o}'"))
+            ),
             Some("response_format.type"),
             Some("invalid_value"),
         )),
@@ -171,7 +244,9 @@ fn content_text(content: Option<&Value>) -> Option<String> {
     match content {
         None | Some(Value::Null) => Some(String::new()),
         Some(Value::String(s)) => Some(s.clone()),
-        Some(Value::Array(parts)) => parts.iter().map(|p| p.get("text").and_then(Value::as_str)).collect::<Option<Vec<_>>>().map(|v| v.concat()),
+        Some(Value::Array(parts)) => {
+            parts.iter().map(|p| p.get("text").and_then(Value::as_str)).collect::<Option<Vec<_>>>().map(|v| v.concat())
+        }
         Some(_) => None,
     }
 }
@@ -182,7 +257,8 @@ fn canonical(v: &Value) -> String {
         Value::Object(m) => {
             let mut keys: Vec<&String> = m.keys().collect();
             keys.sort();
-            let parts: Vec<String> = keys.iter().map(|k| format!("{}:{}", Value::String((*k).clone()), canonical(&m[k.as_str()]))).collect();
+            let parts: Vec<String> =
+                keys.iter().map(|k| format!("{}:{}", Value::String((*k).clone()), canonical(&m[k.as_str()]))).collect();
             format!("{{{}}}", parts.join(","))
         }
         Value::Array(a) => format!("[{}]", a.iter().map(canonical).collect::<Vec<_>>().join(",")),
@@ -191,7 +267,11 @@ fn canonical(v: &Value) -> String {
 }
 
 fn invalid(message: &str, param: Option<&str>, code: Option<&str>) -> Response {
-    (StatusCode::BAD_REQUEST, Json(json!({"error": {"message": message, "type": "invalid_request_error", "param": param, "code": code}}))).into_response()
+    (
+        StatusCode::BAD_REQUEST,
+        Json(json!({"error": {"message": message, "type": "invalid_request_error", "param": param, "code": code}})),
+    )
+        .into_response()
 }
 
 /// Answers for the broken-body faults.
@@ -231,8 +311,14 @@ mod tests {
             (json!({"model":"m","messages":[]}), json!("messages")),
             (json!({"model":"m","messages":[{"role":"wizard","content":"hi"}]}), json!("messages[0].role")),
             (json!({"model":"m","messages":[{"role":"user","content":"hi"}],"temperature":3}), json!("temperature")),
-            (json!({"model":"m","messages":[{"role":"user","content":"hi"}],"response_format":{"type":"json_object"}}), json!("messages")),
-            (json!({"model":"m","messages":[{"role":"user","content":"hi"}],"response_format":{"type":"json_schema","json_schema":{"name":"x","strict":true,"schema":{"type":"object","properties":{"a":{"type":"string"}}}}}}), json!("response_format")),
+            (
+                json!({"model":"m","messages":[{"role":"user","content":"hi"}],"response_format":{"type":"json_object"}}),
+                json!("messages"),
+            ),
+            (
+                json!({"model":"m","messages":[{"role":"user","content":"hi"}],"response_format":{"type":"json_schema","json_schema":{"name":"x","strict":true,"schema":{"type":"object","properties":{"a":{"type":"string"}}}}}}),
+                json!("response_format"),
+            ),
         ] {
             let (status, v) = body_json(complete(body.to_string().as_bytes())).await;
             assert_eq!(status, 400, "{body}");

@@ -3,45 +3,83 @@
 use super::rng::Rng;
 
 const ADJECTIVES: &[&str] = &[
-    "quiet", "silver", "ancient", "restless", "golden", "hidden", "gentle", "bright", "distant",
-    "crooked", "weary", "curious", "stormy", "narrow", "forgotten", "warm",
+    "quiet",
+    "silver",
+    "ancient",
+    "restless",
+    "golden",
+    "hidden",
+    "gentle",
+    "bright",
+    "distant",
+    "crooked",
+    "weary",
+    "curious",
+    "stormy",
+    "narrow",
+    "forgotten",
+    "warm",
 ];
 const NOUNS: &[&str] = &[
-    "lantern", "river", "forest", "tower", "harbor", "garden", "road", "map", "door", "village",
-    "mountain", "letter", "bridge", "storm", "candle", "meadow", "ship", "key",
+    "lantern", "river", "forest", "tower", "harbor", "garden", "road", "map", "door", "village", "mountain", "letter",
+    "bridge", "storm", "candle", "meadow", "ship", "key",
 ];
 const VERBS: &[&str] = &[
-    "waited beside", "wandered toward", "whispered about", "watched", "crossed", "remembered",
-    "circled", "followed", "guarded", "discovered", "reached", "searched",
+    "waited beside",
+    "wandered toward",
+    "whispered about",
+    "watched",
+    "crossed",
+    "remembered",
+    "circled",
+    "followed",
+    "guarded",
+    "discovered",
+    "reached",
+    "searched",
 ];
 const SUBJECTS: &[&str] = &[
-    "The traveler", "A small fox", "The old keeper", "Her brother", "The stranger", "Everyone",
-    "The wind", "A lone sailor", "The children", "Nobody",
+    "The traveler",
+    "A small fox",
+    "The old keeper",
+    "Her brother",
+    "The stranger",
+    "Everyone",
+    "The wind",
+    "A lone sailor",
+    "The children",
+    "Nobody",
 ];
 const ENDINGS: &[&str] = &[
-    "before the night fell", "as the bells rang", "without a word", "under the pale moon",
-    "long after the rain", "while the fire burned low", "at the edge of dawn", "once again",
+    "before the night fell",
+    "as the bells rang",
+    "without a word",
+    "under the pale moon",
+    "long after the rain",
+    "while the fire burned low",
+    "at the edge of dawn",
+    "once again",
 ];
-const NAMES: &[&str] = &[
-    "Mara", "Tobin", "Elspeth", "Jonah", "Iris", "Felix", "Wren", "Caspian", "Odette", "Bram",
-    "Lyra", "Silas",
-];
+const NAMES: &[&str] =
+    &["Mara", "Tobin", "Elspeth", "Jonah", "Iris", "Felix", "Wren", "Caspian", "Odette", "Bram", "Lyra", "Silas"];
 const DIRECTIONS: &[&str] = &[
-    "softly", "whispering", "with a quiet laugh", "urgently", "after a pause", "warmly",
-    "nervously", "firmly", "in awe", "sighing",
+    "softly",
+    "whispering",
+    "with a quiet laugh",
+    "urgently",
+    "after a pause",
+    "warmly",
+    "nervously",
+    "firmly",
+    "in awe",
+    "sighing",
 ];
 
 pub fn sentence(rng: &mut Rng) -> String {
-    let mut s = format!(
-        "{} {} the {} {}",
-        rng.pick(SUBJECTS),
-        rng.pick(VERBS),
-        rng.pick(ADJECTIVES),
-        rng.pick(NOUNS)
-    );
+    let mut s = format!("{} {} the {} {}", one(rng, SUBJECTS), one(rng, VERBS), one(rng, ADJECTIVES), one(rng, NOUNS));
     if rng.chance(0.6) {
         s.push(' ');
-        s.push_str(*rng.pick(ENDINGS) as &str);
+        s.push_str(one(rng, ENDINGS));
     }
     s.push('.');
     s
@@ -53,20 +91,20 @@ pub fn sentences(rng: &mut Rng, lo: u64, hi: u64) -> String {
 }
 
 pub fn title(rng: &mut Rng) -> String {
-    let noun = capitalise(*rng.pick(NOUNS));
+    let noun = capitalise(one(rng, NOUNS));
     match rng.range(0, 2) {
-        0 => format!("The {} {}", capitalise(*rng.pick(ADJECTIVES)), noun),
-        1 => format!("{} of the {}", noun, capitalise(*rng.pick(NOUNS))),
+        0 => format!("The {} {}", capitalise(one(rng, ADJECTIVES)), noun),
+        1 => format!("{} of the {}", noun, capitalise(one(rng, NOUNS))),
         _ => format!("The {noun}"),
     }
 }
 
 pub fn word(rng: &mut Rng) -> String {
-    rng.pick(ADJECTIVES).to_string()
+    one(rng, ADJECTIVES).to_string()
 }
 
 pub fn direction(rng: &mut Rng) -> String {
-    rng.pick(DIRECTIONS).to_string()
+    one(rng, DIRECTIONS).to_string()
 }
 
 /// `n` distinct character names, in a seed-dependent order.
@@ -83,6 +121,10 @@ pub fn cast(rng: &mut Rng, n: usize) -> Vec<String> {
         out.push(pool.remove(i).to_string());
     }
     out
+}
+
+fn one(rng: &mut Rng, list: &[&'static str]) -> &'static str {
+    list[rng.range(0, list.len() as u64 - 1) as usize]
 }
 
 fn capitalise(w: &str) -> String {

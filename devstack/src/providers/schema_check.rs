@@ -44,8 +44,13 @@ pub fn check_strict(name: &str, root: &Value) -> Result<(), String> {
             err = Some(format!("{at}'additionalProperties' is required to be supplied and to be false."));
             return;
         }
-        let props: Vec<&String> = node.get("properties").and_then(Value::as_object).map(|m| m.keys().collect()).unwrap_or_default();
-        let required: Vec<&str> = node.get("required").and_then(Value::as_array).map(|a| a.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
+        let props: Vec<&String> =
+            node.get("properties").and_then(Value::as_object).map(|m| m.keys().collect()).unwrap_or_default();
+        let required: Vec<&str> = node
+            .get("required")
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
         if let Some(missing) = props.iter().find(|p| !required.contains(&p.as_str())) {
             err = Some(format!("{at}'required' is required to be supplied and to be an array including every key in properties. Missing '{missing}'."));
         } else if let Some(extra) = required.iter().find(|r| !props.iter().any(|p| p == *r)) {
@@ -112,9 +117,11 @@ mod tests {
 
     #[test]
     fn strict_rules_are_enforced_with_openai_style_messages() {
-        let ok = json!({"type":"object","additionalProperties":false,"required":["a"],"properties":{"a":{"type":"string"}}});
+        let ok =
+            json!({"type":"object","additionalProperties":false,"required":["a"],"properties":{"a":{"type":"string"}}});
         assert!(check_strict("s", &ok).is_ok());
-        let missing = json!({"type":"object","additionalProperties":false,"required":[],"properties":{"a":{"type":"string"}}});
+        let missing =
+            json!({"type":"object","additionalProperties":false,"required":[],"properties":{"a":{"type":"string"}}});
         let e = check_strict("s", &missing).unwrap_err();
         assert!(e.contains("context=()") && e.contains("Missing 'a'"), "{e}");
         let nested = json!({"type":"object","additionalProperties":false,"required":["l"],"properties":{"l":{"type":"array","items":{"type":"object","properties":{}}}}});

@@ -122,7 +122,9 @@ impl<'a> Filler<'a> {
                 let ts: Vec<&str> = ts.iter().filter_map(Value::as_str).collect();
                 let non_null: Vec<&str> = ts.iter().copied().filter(|t| *t != "null").collect();
                 let nullable = ts.contains(&"null");
-                if non_null.is_empty() || (nullable && (ctx.depth > SOFT_DEPTH || self.rng.chance(null_chance(ctx.key)))) {
+                if non_null.is_empty()
+                    || (nullable && (ctx.depth > SOFT_DEPTH || self.rng.chance(null_chance(ctx.key))))
+                {
                     return "null".into();
                 }
                 self.rng.pick(&non_null).to_string()
@@ -202,7 +204,9 @@ impl<'a> Filler<'a> {
         match key.as_str() {
             "speaker" | "speaker_name" | "character" | "character_name" => self.speaker(),
             "name" => self.names[self.rng.range(0, self.cast_size as u64 - 1) as usize].clone(),
-            "direction" | "stage_direction" | "delivery" | "emotion" | "tone" | "mood" => prose::direction(&mut self.rng),
+            "direction" | "stage_direction" | "delivery" | "emotion" | "tone" | "mood" => {
+                prose::direction(&mut self.rng)
+            }
             "text" | "line" | "dialogue" | "narration" | "content" | "body" => prose::sentences(&mut self.rng, 1, 2),
             k if k.contains("title") || k == "heading" => prose::title(&mut self.rng),
             k if k.contains("summary") || k.contains("description") || k.contains("synopsis") => {
@@ -236,7 +240,13 @@ impl<'a> Filler<'a> {
     fn formatted(&mut self, fmt: &str) -> String {
         let r = &mut self.rng;
         match fmt {
-            "date-time" => format!("2024-{:02}-{:02}T{:02}:{:02}:00Z", r.range(1, 12), r.range(1, 28), r.range(0, 23), r.range(0, 59)),
+            "date-time" => format!(
+                "2024-{:02}-{:02}T{:02}:{:02}:00Z",
+                r.range(1, 12),
+                r.range(1, 28),
+                r.range(0, 23),
+                r.range(0, 59)
+            ),
             "date" => format!("2024-{:02}-{:02}", r.range(1, 12), r.range(1, 28)),
             "time" => format!("{:02}:{:02}:00", r.range(0, 23), r.range(0, 59)),
             "duration" => format!("PT{}M", r.range(1, 59)),
@@ -246,7 +256,14 @@ impl<'a> Filler<'a> {
             "ipv6" => format!("2001:db8::{:x}", r.range(1, 0xffff)),
             "uuid" => {
                 let (a, b) = (r.next_u64(), r.next_u64());
-                format!("{:08x}-{:04x}-4{:03x}-8{:03x}-{:012x}", a >> 32, (a >> 16) & 0xffff, a & 0xfff, b >> 52, b & 0xffff_ffff_ffff)
+                format!(
+                    "{:08x}-{:04x}-4{:03x}-8{:03x}-{:012x}",
+                    a >> 32,
+                    (a >> 16) & 0xffff,
+                    a & 0xfff,
+                    b >> 52,
+                    b & 0xffff_ffff_ffff
+                )
             }
             "uri" | "url" => format!("https://example.com/{}", prose::word(r)),
             // Unknown formats (and `pattern`, which no generator can honour in general) get prose.
@@ -255,9 +272,15 @@ impl<'a> Filler<'a> {
     }
 
     fn integer(&mut self, obj: &Map<String, Value>) -> Value {
-        let min = obj.get("minimum").and_then(Value::as_f64).map(|m| m.ceil() as i64)
+        let min = obj
+            .get("minimum")
+            .and_then(Value::as_f64)
+            .map(|m| m.ceil() as i64)
             .or_else(|| obj.get("exclusiveMinimum").and_then(Value::as_f64).map(|m| m.floor() as i64 + 1));
-        let max = obj.get("maximum").and_then(Value::as_f64).map(|m| m.floor() as i64)
+        let max = obj
+            .get("maximum")
+            .and_then(Value::as_f64)
+            .map(|m| m.floor() as i64)
             .or_else(|| obj.get("exclusiveMaximum").and_then(Value::as_f64).map(|m| m.ceil() as i64 - 1));
         let (lo, hi) = bounds(min, max, 1, 100);
         let mut v = self.rng.range_i64(lo, hi);
@@ -270,8 +293,14 @@ impl<'a> Filler<'a> {
     }
 
     fn number(&mut self, obj: &Map<String, Value>) -> Value {
-        let min = obj.get("minimum").and_then(Value::as_f64).or_else(|| obj.get("exclusiveMinimum").and_then(Value::as_f64).map(|m| m + 0.01));
-        let max = obj.get("maximum").and_then(Value::as_f64).or_else(|| obj.get("exclusiveMaximum").and_then(Value::as_f64).map(|m| m - 0.01));
+        let min = obj
+            .get("minimum")
+            .and_then(Value::as_f64)
+            .or_else(|| obj.get("exclusiveMinimum").and_then(Value::as_f64).map(|m| m + 0.01));
+        let max = obj
+            .get("maximum")
+            .and_then(Value::as_f64)
+            .or_else(|| obj.get("exclusiveMaximum").and_then(Value::as_f64).map(|m| m - 0.01));
         let lo = min.unwrap_or_else(|| max.map_or(0.0, |m| m - 100.0));
         let hi = max.unwrap_or(lo + 100.0).max(lo);
         let raw = lo + self.rng.unit() * (hi - lo);
@@ -286,7 +315,11 @@ fn is_cast_key(k: &str) -> bool {
 }
 
 fn null_chance(key: Option<&str>) -> f64 {
-    if key.is_some_and(|k| k.eq_ignore_ascii_case("direction")) { 0.5 } else { 0.25 }
+    if key.is_some_and(|k| k.eq_ignore_ascii_case("direction")) {
+        0.5
+    } else {
+        0.25
+    }
 }
 
 fn clamp(n: u64, min: Option<u64>, max: Option<u64>) -> u64 {
@@ -342,7 +375,8 @@ mod tests {
     fn speakers_come_from_the_listed_characters() {
         for seed in 0..50u32 {
             let v = fill(&script_schema(), &seed.to_le_bytes()).unwrap();
-            let names: Vec<&str> = v["characters"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
+            let names: Vec<&str> =
+                v["characters"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
             assert!((2..=3).contains(&names.len()));
             let lines = v["lines"].as_array().unwrap();
             assert!((2..=5).contains(&lines.len()));

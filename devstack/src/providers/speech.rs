@@ -71,7 +71,8 @@ impl Synth {
     }
 
     pub async fn mp3(&self, text: &str, voice: &Voice, fmt: &Format, speed: f64) -> Result<Bytes, SynthError> {
-        let key: [u8; 32] = Sha256::digest(format!("{}\0{}\0{}\0{speed}\0{text}", voice.id, fmt.name, self.espeak)).into();
+        let key: [u8; 32] =
+            Sha256::digest(format!("{}\0{}\0{}\0{speed}\0{text}", voice.id, fmt.name, self.espeak)).into();
         if let Some(hit) = self.cache.lock().unwrap().0.get(&key) {
             return Ok(hit.clone());
         }
@@ -107,8 +108,10 @@ impl Synth {
                 return Err(SynthError::Failed(format!("espeak-ng: {}", String::from_utf8_lossy(&out.stderr).trim())))
             }
             Ok(_) => {
-                let bytes = std::fs::read(&wav_path).map_err(|e| SynthError::Failed(format!("espeak-ng output: {e}")))?;
-                let (rate, s) = wav::decode(&bytes).ok_or_else(|| SynthError::Failed("espeak-ng wrote no usable WAV".into()))?;
+                let bytes =
+                    std::fs::read(&wav_path).map_err(|e| SynthError::Failed(format!("espeak-ng output: {e}")))?;
+                let (rate, s) =
+                    wav::decode(&bytes).ok_or_else(|| SynthError::Failed("espeak-ng wrote no usable WAV".into()))?;
                 if rate != wav::RATE {
                     return Err(SynthError::Failed(format!("espeak-ng wrote {rate} Hz, expected {}", wav::RATE)));
                 }
@@ -188,7 +191,13 @@ fn break_ms(tag: &str) -> Option<u64> {
     let num: String = t.chars().take_while(|c| c.is_ascii_digit() || *c == '.').collect();
     let value: f64 = num.parse().ok()?;
     let unit = &t[num.len()..];
-    let ms = if unit.starts_with("ms") { value } else if unit.starts_with('s') { value * 1000.0 } else { return None };
+    let ms = if unit.starts_with("ms") {
+        value
+    } else if unit.starts_with('s') {
+        value * 1000.0
+    } else {
+        return None;
+    };
     // ElevenLabs caps a break at 3 s.
     Some(ms.clamp(0.0, 3000.0) as u64)
 }
@@ -211,7 +220,8 @@ struct TempDir(PathBuf);
 
 impl TempDir {
     fn new() -> std::io::Result<Self> {
-        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+        let nanos =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
         let p = std::env::temp_dir().join(format!(
             "devstack-tts-{}-{}-{nanos}",
             std::process::id(),
@@ -252,12 +262,17 @@ mod tests {
     async fn tone_fallback_and_missing_lame() {
         let voice = voices::find("21m00Tcm4TlvDq8ikWAM").unwrap();
         let fmt = format("mp3_22050_32").unwrap();
-        let tone = Synth { espeak: "/nonexistent/espeak".into(), lame: "lame".into(), cache: Mutex::new((HashMap::new(), 0)) };
+        let tone =
+            Synth { espeak: "/nonexistent/espeak".into(), lame: "lame".into(), cache: Mutex::new((HashMap::new(), 0)) };
         let a = tone.mp3("Hello there", voice, fmt, 1.0).await.unwrap();
         assert!(is_mp3(&a));
         // 11 chars * 60 ms = 660 ms at 32 kbit/s is about 2.6 kB; allow for frame rounding.
         assert!((2000..4000).contains(&a.len()), "{}", a.len());
-        let no_lame = Synth { espeak: "espeak-ng".into(), lame: "/nonexistent/lame".into(), cache: Mutex::new((HashMap::new(), 0)) };
+        let no_lame = Synth {
+            espeak: "espeak-ng".into(),
+            lame: "/nonexistent/lame".into(),
+            cache: Mutex::new((HashMap::new(), 0)),
+        };
         let e = no_lame.mp3("Hello", voice, fmt, 1.0).await.unwrap_err();
         assert!(e.to_string().contains("apt-get install -y lame"), "{e}");
     }
