@@ -26,6 +26,10 @@ CREATE TABLE chapters (
                                         'enhanced', 'generating_audio', 'audio_ready', 'failed')),
     -- {"code", "message"} of the last failure, cleared when the chapter moves on
     error             jsonb CHECK (error IS NULL OR (error ? 'code' AND error ? 'message')),
+    -- the status to return to when the job working on this chapter is cancelled
+    previous_status   text,
+    -- the task that wrote the current script (a regenerate task redoes chapters it did not write)
+    task_id           uuid,
     script            jsonb,
     enhanced          jsonb,
     summary           text,

@@ -8,6 +8,14 @@ CREATE TABLE tasks (
     status      text NOT NULL DEFAULT 'queued'
                 CHECK (status IN ('queued', 'running', 'completed', 'failed', 'cancelled')),
     chapters    integer[] NOT NULL CHECK (cardinality(chapters) BETWEEN 1 AND 50),
+    -- story jobs: redo chapters that already have a script
+    regenerate  boolean NOT NULL DEFAULT false,
+    -- each queue message names the step it continues; claiming a step needs this number and
+    -- a free lease, so a duplicated message finds the step taken and does nothing
+    step        integer NOT NULL DEFAULT 0 CHECK (step >= 0),
+    lease_until timestamptz,
+    -- transient provider failures in a row; past the configured limit the task fails
+    transient_failures integer NOT NULL DEFAULT 0 CHECK (transient_failures >= 0),
     progress    integer NOT NULL DEFAULT 0 CHECK (progress BETWEEN 0 AND 100),
     message     text NOT NULL DEFAULT '',
     result      jsonb,

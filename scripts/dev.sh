@@ -50,6 +50,11 @@ export TALECAST_SKIP_BUILD=1
 echo "dev: talecast on http://127.0.0.1:$WORKER_PORT (try: curl http://127.0.0.1:$WORKER_PORT/health)"
 node_modules/.bin/wrangler dev --ip 127.0.0.1 --port "$WORKER_PORT" --persist-to .wrangler/state \
   --test-scheduled --show-interactive-dev-session=false \
-  --var "NEON_HTTP_ENDPOINT:http://$NEON_ADDR/sql" &
+  --var "NEON_HTTP_ENDPOINT:http://$NEON_ADDR/sql" --var "OPENAI_BASE_URL:http://$PROVIDERS_ADDR/v1" \
+  --var "CORS_ALLOWED_ORIGINS:${TALECAST_CORS_ORIGINS:-http://localhost:5173}" &
 pids+=($!)
+# Local queue messages do not survive a restart: once the Worker answers, run the sweeper
+# once so that tasks left active by the last run continue.
+for _ in $(seq 120); do curl -fsS "http://127.0.0.1:$WORKER_PORT/health" >/dev/null 2>&1 && break; sleep 1; done
+curl -fsS "http://127.0.0.1:$WORKER_PORT/__scheduled?cron=*/10+*+*+*+*" >/dev/null 2>&1 || true
 wait "${pids[-1]}"

@@ -40,7 +40,7 @@ cargo test --workspace -- --test-threads=2 2>&1 | tee "$RUN/cargo.log" || status
 
 PGPASSWORD="$PG_SUPERPASS" "$PG_BIN/createdb" -h 127.0.0.1 -p "$PG_PORT" -U postgres driver_conformance
 NEON_ENDPOINT="http://$NEON_ADDR/sql" DATABASE_URL="$(pg_url "$PG_PORT" driver_conformance)" \
-  node --test --test-reporter=spec tests/neon-driver/ 2>&1 | tee "$RUN/node.log" || status=1
+  node --test --test-reporter=spec tests/neon-driver/conformance.test.mjs 2>&1 | tee "$RUN/node.log" || status=1
 
 read -r passed failed < <(awk '/^test result:/ {for (i = 1; i <= NF; i++) {if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i}} END {print p + 0, f + 0}' "$RUN/cargo.log")
 npass=$(awk '/^ℹ pass / {print $3}' "$RUN/node.log"); nfail=$(awk '/^ℹ fail / {print $3}' "$RUN/node.log")

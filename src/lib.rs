@@ -19,6 +19,8 @@ mod platform;
 #[cfg(target_arch = "wasm32")]
 mod progress;
 #[cfg(target_arch = "wasm32")]
+mod providers;
+#[cfg(target_arch = "wasm32")]
 mod settings;
 
 #[cfg(target_arch = "wasm32")]

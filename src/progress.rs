@@ -1,15 +1,27 @@
 //! The progress Durable Object: one instance per task (or probe), SQLite-backed, holding the
-//! live state document with an increasing sequence number. Its storage expires by alarm some
-//! time after the owner says so; the relational record of the work stays in Neon.
+//! live state document with an increasing sequence number, and streaming every change to
+//! `/events` subscribers. Its storage expires by alarm some time after the task ends; the
+//! relational record of the work stays in Neon.
 //!
 //! Internal API (reached through `ProgressStub`, never from the Internet):
 //! `GET /state` → `{seq, state, updated_at}` or 404; `PUT /state` with
-//! `{"state": <json>, "expire_in_secs"?: n}` → the stored document.
+//! `{"state": <json>, "expire_in_secs"?: n}` stores any document (probes, health);
+//! `PUT /task` with `{"task": <TaskView>, "expire_in_secs": n}` folds a task view in (progress
+//! never decreases, a terminal task stays as it ended) and arms the expiry alarm once it ends;
+//! `GET /events` streams the task as server-sent events until it ends.
 
+use crate::core::task::TaskView;
+use futures::channel::mpsc::{unbounded, UnboundedReceiver, UnboundedSender};
+use futures::future::{select, Either};
+use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use std::cell::RefCell;
 use std::time::Duration;
 use worker::*;
+
+/// Idle SSE connections get a comment this often, so proxies keep them open.
+const KEEPALIVE: Duration = Duration::from_secs(15);
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Document {
@@ -18,15 +30,32 @@ pub struct Document {
     pub updated_at: String,
 }
 
+impl Document {
+    fn is_terminal_task(&self) -> bool {
+        serde_json::from_value::<TaskView>(self.state.clone()).is_ok_and(|t| t.status.is_terminal())
+    }
+
+    fn sse(&self) -> String {
+        format!("event: task\nid: {}\ndata: {}\n\n", self.seq, self.state)
+    }
+}
+
 #[derive(Deserialize)]
-struct PutBody {
+struct PutState {
     state: Value,
     expire_in_secs: Option<u64>,
+}
+
+#[derive(Deserialize)]
+struct PutTask {
+    task: TaskView,
+    expire_in_secs: u64,
 }
 
 #[durable_object]
 pub struct TaskProgress {
     state: State,
+    subscribers: RefCell<Vec<UnboundedSender<Document>>>,
 }
 
 impl TaskProgress {
@@ -54,28 +83,81 @@ impl TaskProgress {
         rows.into_iter()
             .next()
             .map(|r| {
-                Ok(Document { seq: r.seq, state: serde_json::from_str(&r.body).map_err(|e| Error::RustError(e.to_string()))?, updated_at: r.updated_at })
+                let state = serde_json::from_str(&r.body).map_err(|e| Error::RustError(e.to_string()))?;
+                Ok(Document { seq: r.seq, state, updated_at: r.updated_at })
             })
             .transpose()
     }
 
-    async fn put(&self, body: PutBody) -> Result<Document> {
+    fn store(&self, state: Value) -> Result<Document> {
         let seq = self.load()?.map(|d| d.seq).unwrap_or(0) + 1;
         let updated_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
         self.sql().exec(
             "INSERT INTO doc (id, seq, body, updated_at) VALUES (1, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, body = excluded.body, updated_at = excluded.updated_at",
-            vec![seq.into(), body.state.to_string().into(), updated_at.clone().into()],
+            vec![seq.into(), state.to_string().into(), updated_at.clone().into()],
         )?;
-        if let Some(secs) = body.expire_in_secs {
-            self.state.storage().set_alarm(Duration::from_secs(secs)).await?;
-        }
-        Ok(Document { seq, state: body.state, updated_at })
+        let doc = Document { seq, state, updated_at };
+        // Subscribers that went away are dropped here.
+        self.subscribers.borrow_mut().retain(|tx| tx.unbounded_send(doc.clone()).is_ok());
+        Ok(doc)
     }
+
+    async fn put_task(&self, body: PutTask) -> Result<Document> {
+        let stored = self.load()?;
+        let old: Option<TaskView> = stored.as_ref().and_then(|d| serde_json::from_value(d.state.clone()).ok());
+        let merged = TaskView::merge(old.as_ref(), body.task);
+        let value = serde_json::to_value(&merged).map_err(|e| Error::RustError(e.to_string()))?;
+        if let Some(d) = stored.filter(|d| d.state == value) {
+            return Ok(d);
+        }
+        let doc = self.store(value)?;
+        if merged.status.is_terminal() {
+            self.state.storage().set_alarm(Duration::from_secs(body.expire_in_secs)).await?;
+        }
+        Ok(doc)
+    }
+
+    fn events(&self) -> Result<Response> {
+        let (tx, rx) = unbounded();
+        if let Some(doc) = self.load()? {
+            let _ = tx.unbounded_send(doc);
+        }
+        self.subscribers.borrow_mut().push(tx);
+        let resp = Response::from_stream(sse_stream(rx))?;
+        resp.headers().set("Content-Type", "text/event-stream; charset=utf-8")?;
+        resp.headers().set("Cache-Control", "no-cache")?;
+        Ok(resp)
+    }
+}
+
+/// Every document as an SSE event, a comment when idle, and the end after a terminal task.
+fn sse_stream(rx: UnboundedReceiver<Document>) -> impl futures::Stream<Item = Result<Vec<u8>>> {
+    futures::stream::unfold((rx, false), |(mut rx, finished)| async move {
+        if finished {
+            return None;
+        }
+        let next = {
+            let doc = Box::pin(rx.next());
+            let tick = Box::pin(Delay::from(KEEPALIVE));
+            match select(doc, tick).await {
+                Either::Left((doc, _)) => Some(doc),
+                Either::Right(_) => None,
+            }
+        };
+        match next {
+            Some(Some(doc)) => {
+                let end = doc.is_terminal_task();
+                Some((Ok(doc.sse().into_bytes()), (rx, end)))
+            }
+            Some(None) => None,
+            None => Some((Ok(b": keep-alive\n\n".to_vec()), (rx, false))),
+        }
+    })
 }
 
 impl DurableObject for TaskProgress {
     fn new(state: State, _env: Env) -> Self {
-        TaskProgress { state }
+        TaskProgress { state, subscribers: RefCell::new(Vec::new()) }
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
@@ -86,9 +168,18 @@ impl DurableObject for TaskProgress {
                 None => Response::error("no state", 404),
             },
             (Method::Put, "/state") => {
-                let body: PutBody = req.json().await?;
-                Response::from_json(&self.put(body).await?)
+                let body: PutState = req.json().await?;
+                let doc = self.store(body.state)?;
+                if let Some(secs) = body.expire_in_secs {
+                    self.state.storage().set_alarm(Duration::from_secs(secs)).await?;
+                }
+                Response::from_json(&doc)
             }
+            (Method::Put, "/task") => {
+                let body: PutTask = req.json().await?;
+                Response::from_json(&self.put_task(body).await?)
+            }
+            (Method::Get, "/events") => self.events(),
             _ => Response::error("unknown progress route", 404),
         }
     }
@@ -107,6 +198,10 @@ impl ProgressStub {
         Ok(ProgressStub(env.durable_object(crate::platform::PROGRESS_DO)?.id_from_name(name)?.get_stub()?))
     }
 
+    pub fn for_task(env: &Env, task_id: &str) -> Result<Self> {
+        Self::named(env, &format!("task:{task_id}"))
+    }
+
     pub async fn get(&self) -> Result<Option<Document>> {
         let mut resp = self.0.fetch_with_str("https://progress/state").await?;
         match resp.status_code() {
@@ -117,13 +212,36 @@ impl ProgressStub {
     }
 
     pub async fn put(&self, state: &Value, expire_in_secs: Option<u64>) -> Result<Document> {
-        let body = serde_json::json!({ "state": state, "expire_in_secs": expire_in_secs });
+        self.send(Method::Put, "/state", serde_json::json!({ "state": state, "expire_in_secs": expire_in_secs })).await
+    }
+
+    pub async fn put_task(&self, task: &TaskView, expire_in_secs: u64) -> Result<Document> {
+        self.send(Method::Put, "/task", serde_json::json!({ "task": task, "expire_in_secs": expire_in_secs })).await
+    }
+
+    async fn send(&self, method: Method, path: &str, body: Value) -> Result<Document> {
         let mut init = RequestInit::new();
-        init.with_method(Method::Put).with_body(Some(body.to_string().into()));
-        let mut resp = self.0.fetch_with_request(Request::new_with_init("https://progress/state", &init)?).await?;
+        init.with_method(method).with_body(Some(body.to_string().into()));
+        let mut resp = self.0.fetch_with_request(Request::new_with_init(&format!("https://progress{path}"), &init)?).await?;
         match resp.status_code() {
             200 => resp.json().await,
             s => Err(Error::RustError(format!("progress object answered {s}"))),
         }
     }
+
+    /// The SSE response, passed through to the browser as it is.
+    pub async fn events(&self) -> Result<Response> {
+        self.0.fetch_with_str("https://progress/events").await
+    }
+}
+
+/// Folds the task's recorded state (its row and its chapters' statuses) into its progress
+/// object, which streams it to subscribers. Returns the view as the object now holds it.
+pub async fn publish_task(env: &Env, db: &crate::db::Db, task_id: &str, ttl_secs: u64) -> Result<Option<TaskView>> {
+    let Some(row) = crate::db::tasks::get(db, task_id).await.map_err(|e| Error::RustError(e.to_string()))? else {
+        return Ok(None);
+    };
+    let view = row.view(db).await.map_err(|e| Error::RustError(e.to_string()))?;
+    let doc = ProgressStub::for_task(env, task_id)?.put_task(&view, ttl_secs).await?;
+    Ok(serde_json::from_value(doc.state).ok())
 }

@@ -1,9 +1,12 @@
 //! Configuration read from the Worker's environment: `[vars]` in wrangler.toml and secrets
-//! (`.dev.vars` locally, `wrangler secret put` in production). Secret values stay inside this
-//! struct and are never logged or returned.
+//! (`.dev.vars` locally, `wrangler secret put` in production). Secret values stay inside these
+//! structs and are never logged or returned.
 
+use crate::core::cost::PriceTable;
+use crate::core::llm::LlmSettings;
 use worker::Env;
 
+/// What every request needs: the database and the admin token.
 pub struct Settings {
     pub database_url: String,
     /// Where Neon's SQL-over-HTTP endpoint is; empty means "derive it from DATABASE_URL".
@@ -21,6 +24,64 @@ impl Settings {
     }
 }
 
+/// What the API layer tunes: request size and browser origins.
+pub struct ApiSettings {
+    pub max_body_bytes: usize,
+    pub cors_origins: Vec<String>,
+}
+
+impl ApiSettings {
+    pub fn from_env(env: &Env) -> Self {
+        ApiSettings {
+            max_body_bytes: number(env, "MAX_BODY_BYTES", 65_536),
+            cors_origins: var(env, "CORS_ALLOWED_ORIGINS")
+                .map(|s| s.split(',').map(|o| o.trim().trim_end_matches('/').to_string()).filter(|o| !o.is_empty()).collect())
+                .unwrap_or_default(),
+        }
+    }
+}
+
+/// What the story job needs: the LLM provider, retry limits, leases, prices.
+pub struct JobSettings {
+    pub openai_base_url: String,
+    pub openai_api_key: String,
+    pub llm: LlmSettings,
+    pub llm_timeout_secs: u64,
+    /// In-process retries of an unusable answer before the chapter fails.
+    pub bad_answer_retries: u32,
+    /// Transient failures (429, 5xx, timeouts) in a row before the task fails.
+    pub transient_retries: u32,
+    /// How long a consumer holds a task's step; a crashed holder frees it when this runs out.
+    pub lease_secs: u64,
+    /// The sweeper re-drives an active task with no progress for this long.
+    pub stall_after_secs: u64,
+    /// How long a finished task's progress object is kept.
+    pub progress_ttl_secs: u64,
+    pub prices: PriceTable,
+}
+
+impl JobSettings {
+    pub fn from_env(env: &Env) -> Result<Self, String> {
+        let prices = PriceTable::from_json(&var(env, "LLM_PRICES").unwrap_or_default(), &var(env, "TTS_PRICES").unwrap_or_default())
+            .map_err(|e| format!("LLM_PRICES/TTS_PRICES: {e}"))?;
+        Ok(JobSettings {
+            openai_base_url: var(env, "OPENAI_BASE_URL").unwrap_or_else(|| "https://api.openai.com/v1".into()).trim_end_matches('/').to_string(),
+            openai_api_key: secret(env, "OPENAI_API_KEY")?,
+            llm: LlmSettings {
+                model: var(env, "OPENAI_MODEL").unwrap_or_else(|| "gpt-4o-mini".into()),
+                temperature: var(env, "OPENAI_TEMPERATURE").and_then(|t| t.parse().ok()).unwrap_or(0.8),
+            },
+            llm_timeout_secs: number(env, "LLM_TIMEOUT_SECS", 120),
+            bad_answer_retries: number(env, "LLM_BAD_ANSWER_RETRIES", 2),
+            transient_retries: number(env, "LLM_TRANSIENT_RETRIES", 4),
+            lease_secs: number(env, "JOB_LEASE_SECS", 600),
+            stall_after_secs: number(env, "STALL_AFTER_SECS", 300),
+            progress_ttl_secs: number(env, "PROGRESS_TTL_SECS", 86_400),
+            prices,
+        })
+    }
+}
+
 fn secret(env: &Env, name: &str) -> Result<String, String> {
     env.secret(name)
         .map(|s| s.to_string())
@@ -32,4 +93,8 @@ fn secret(env: &Env, name: &str) -> Result<String, String> {
 
 pub fn var(env: &Env, name: &str) -> Option<String> {
     env.var(name).ok().map(|v| v.to_string()).filter(|s| !s.trim().is_empty())
+}
+
+fn number<T: std::str::FromStr>(env: &Env, name: &str, default: T) -> T {
+    var(env, name).and_then(|v| v.trim().parse().ok()).unwrap_or(default)
 }

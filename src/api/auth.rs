@@ -1,7 +1,8 @@
-//! Bearer-token checks.
+//! Bearer-token checks: user API keys (looked up by hash) and the deployment's admin token.
 
 use super::{ApiError, Ctx};
-use crate::core::ids::constant_time_eq;
+use crate::core::{api_key, ids::constant_time_eq};
+use crate::db::users::{self, User};
 use worker::Request;
 
 pub fn bearer(req: &Request) -> Result<String, ApiError> {
@@ -18,13 +19,22 @@ pub fn bearer(req: &Request) -> Result<String, ApiError> {
         .ok_or_else(|| ApiError::unauthorized("Authorization must be 'Bearer <api key>'"))
 }
 
-/// Admin routes take the deployment's `ADMIN_TOKEN`; any other token is refused.
+/// The user whose API key the request carries.
+pub async fn user(req: &Request, ctx: &Ctx) -> Result<User, ApiError> {
+    let key = bearer(req)?;
+    if !api_key::looks_like_key(&key) {
+        return Err(ApiError::unauthorized("invalid API key"));
+    }
+    users::by_key_hash(&ctx.db()?, &api_key::hash(&key)).await?.ok_or_else(|| ApiError::unauthorized("invalid API key"))
+}
+
+/// Admin routes take the deployment's `ADMIN_TOKEN`; a user's key is refused with 403.
 pub fn require_admin(req: &Request, ctx: &Ctx) -> Result<(), ApiError> {
     let token = bearer(req)?;
-    let settings = super::settings(ctx)?;
+    let settings = ctx.settings()?;
     if constant_time_eq(token.as_bytes(), settings.admin_token.as_bytes()) {
         Ok(())
-    } else if token.starts_with("tc_") {
+    } else if token.starts_with(api_key::PREFIX) {
         Err(ApiError::forbidden("this route needs the admin token"))
     } else {
         Err(ApiError::unauthorized("invalid token"))

@@ -31,6 +31,9 @@ impl ApiError {
     pub fn not_found(m: impl Into<String>) -> Self {
         Self::new(404, "not_found", m)
     }
+    pub fn conflict(m: impl Into<String>) -> Self {
+        Self::new(409, "conflict", m)
+    }
     pub fn method_not_allowed(m: impl Into<String>) -> Self {
         Self::new(405, "method_not_allowed", m)
     }
@@ -62,5 +65,39 @@ impl From<worker::Error> for ApiError {
     fn from(e: worker::Error) -> Self {
         crate::log::error("internal_error", json!({ "error": e.to_string() }));
         ApiError::internal()
+    }
+}
+
+impl From<crate::core::validate::BodyError> for ApiError {
+    fn from(e: crate::core::validate::BodyError) -> Self {
+        ApiError {
+            status: e.status(),
+            code: e.code(),
+            message: e.message(),
+            field: e.field().map(str::to_string),
+            retry_after: None,
+        }
+    }
+}
+
+impl From<crate::core::validate::FieldError> for ApiError {
+    fn from(e: crate::core::validate::FieldError) -> Self {
+        crate::core::validate::BodyError::Invalid(e).into()
+    }
+}
+
+/// A unique violation is the caller's conflict; anything else is ours, logged, not shown.
+impl From<crate::core::neon::NeonError> for ApiError {
+    fn from(e: crate::core::neon::NeonError) -> Self {
+        if e.is_unique_violation() {
+            return ApiError::conflict("that conflicts with something that already exists");
+        }
+        crate::log::error("database_error", json!({ "error": e.to_string() }));
+        match e {
+            crate::core::neon::NeonError::Transport(_) | crate::core::neon::NeonError::Http { .. } => {
+                ApiError::unavailable("the database is unavailable; try again shortly", 5)
+            }
+            _ => ApiError::internal(),
+        }
     }
 }

@@ -3,6 +3,7 @@
 
 use super::{auth::require_admin, json_response, ApiError, Ctx};
 use crate::core::ids::is_uuid;
+use crate::core::validate::ObjectReader;
 use crate::core::messages::JobMessage;
 use crate::jobs::probe::object_key;
 use crate::platform::{new_id, AUDIO_BUCKET, JOBS_QUEUE};
@@ -14,18 +15,9 @@ use worker::{Request, Response};
 /// reach the dead-letter queue.
 pub async fn create(req: &mut Request, ctx: &Ctx) -> Result<Response, ApiError> {
     require_admin(req, ctx)?;
-    let body = req.text().await?;
-    let fail = if body.trim().is_empty() {
-        false
-    } else {
-        let v: serde_json::Value =
-            serde_json::from_str(&body).map_err(|e| ApiError::bad_request(format!("body is not valid JSON: {e}")))?;
-        match v.get("fail") {
-            None => false,
-            Some(serde_json::Value::Bool(b)) => *b,
-            Some(_) => return Err(ApiError::validation("fail", "must be a boolean")),
-        }
-    };
+    let mut body = ObjectReader::new(super::body::json(req, ctx).await?)?;
+    let fail = body.optional_bool("fail")?.unwrap_or(false);
+    body.finish()?;
     let probe_id = new_id();
     ctx.env.queue(JOBS_QUEUE)?.send(JobMessage::Probe { probe_id: probe_id.clone(), fail }).await?;
     json_response(202, &json!({ "probe_id": probe_id }))

@@ -13,6 +13,9 @@ pub enum JobMessage {
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         fail: bool,
     },
+    /// Continue story task `task_id` at `step`: one chapter's script, enhance and summary.
+    /// The step number lets exactly one delivery claim the work.
+    StoryStep { task_id: String, step: u32 },
 }
 
 /// Dead-letter queues are named `<jobs queue>-dlq` in every environment.
@@ -24,6 +27,7 @@ impl JobMessage {
     /// A short label for logs: the kind and the id, nothing else.
     pub fn label(&self) -> String {
         match self {
+            JobMessage::StoryStep { task_id, step } => format!("story:{task_id}:{step}"),
             JobMessage::Probe { probe_id, .. } => format!("probe:{probe_id}"),
         }
     }
@@ -49,6 +53,8 @@ mod tests {
         let failing: JobMessage = serde_json::from_str(r#"{"kind":"probe","probe_id":"p2","fail":true}"#).unwrap();
         assert_eq!(failing, JobMessage::Probe { probe_id: "p2".into(), fail: true });
         assert!(serde_json::from_str::<JobMessage>(r#"{"kind":"nope"}"#).is_err());
+        let step = JobMessage::StoryStep { task_id: "t".into(), step: 2 };
+        assert_eq!(serde_json::to_string(&step).unwrap(), r#"{"kind":"story_step","task_id":"t","step":2}"#);
         assert!(serde_json::from_str::<JobMessage>(r#"{"kind":"probe","probe_id":"x","extra":1}"#).is_err());
     }
 }

@@ -1,4 +1,5 @@
 //! The part of talecast that knows nothing of Workers: it compiles and tests natively.
+pub mod api_key;
 pub mod cost;
 pub mod domain;
 pub mod health;
@@ -7,4 +8,5 @@ pub mod llm;
 pub mod messages;
 pub mod neon;
 pub mod script;
+pub mod task;
 pub mod validate;

@@ -2,9 +2,17 @@
 
 use super::Outcome;
 use crate::core::messages::JobMessage;
+use crate::core::neon::Query;
+use crate::core::task::{ErrorInfo, TaskStatus};
+use crate::db::{chapters, tasks, Db};
 use crate::progress::ProgressStub;
+use crate::settings::{JobSettings, Settings};
 use serde_json::json;
 use worker::Env;
+
+fn internal(e: impl std::fmt::Display) -> worker::Error {
+    worker::Error::RustError(e.to_string())
+}
 
 pub async fn handle(env: &Env, job: &JobMessage) -> worker::Result<Outcome> {
     crate::log::error("dead_letter", json!({ "job": job.label() }));
@@ -14,6 +22,26 @@ pub async fn handle(env: &Env, job: &JobMessage) -> worker::Result<Outcome> {
             ProgressStub::named(env, &format!("probe:{probe_id}"))?
                 .put(&record, Some(super::probe::PROBE_TTL_SECS))
                 .await?;
+        }
+        JobMessage::StoryStep { task_id, .. } => {
+            let db = Db::new(&Settings::from_env(env).map_err(internal)?).map_err(internal)?;
+            let ttl = JobSettings::from_env(env).map(|j| j.progress_ttl_secs).unwrap_or(86_400);
+            if let Some(task) = tasks::get(&db, task_id).await.map_err(internal)? {
+                if !task.status.is_terminal() {
+                    let error = ErrorInfo::new("job_failed", "the job failed repeatedly and was given up; run it again to continue");
+                    db.transaction(
+                        &[
+                            tasks::finish(task_id, TaskStatus::Failed, "Failed", None, Some(&error)),
+                            chapters::restore_working(&task.story_id, &task.chapters),
+                            Query::new("UPDATE stories SET status = 'failed', updated_at = now() WHERE id = $1").bind(&task.story_id),
+                        ],
+                        None,
+                    )
+                    .await
+                    .map_err(internal)?;
+                    crate::progress::publish_task(env, &db, task_id, ttl).await?;
+                }
+            }
         }
     }
     Ok(Outcome::Done)

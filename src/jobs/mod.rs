@@ -4,6 +4,7 @@
 
 pub mod dead_letter;
 pub mod probe;
+pub mod story;
 pub mod sweeper;
 
 use crate::core::messages::{is_dead_letter_queue, JobMessage};
@@ -15,7 +16,6 @@ use worker::{Env, MessageBatch, MessageExt, QueueRetryOptionsBuilder};
 pub enum Outcome {
     Done,
     /// A transient failure whose wait is known (a provider's Retry-After): deliver again then.
-    #[allow(dead_code)] // the provider-backed jobs return it
     RetryAfter(u32),
 }
 
@@ -52,5 +52,6 @@ pub async fn consume(batch: MessageBatch<serde_json::Value>, env: Env) -> worker
 async fn handle(env: &Env, job: &JobMessage) -> worker::Result<Outcome> {
     match job {
         JobMessage::Probe { probe_id, fail } => probe::handle(env, probe_id, *fail).await,
+        JobMessage::StoryStep { task_id, step } => story::handle(env, task_id, *step).await,
     }
 }

@@ -1,5 +1,11 @@
-//! The Cron Trigger's work: scheduled clean-up of what short-lived diagnostics leave in R2.
+//! The Cron Trigger's work. Queue messages can be lost (local queues live in memory; a send can
+//! fail after a step was recorded), so no task depends on one message: active tasks that made
+//! no progress for a while are re-driven from their recorded step, which is safe because a step
+//! is claimed by exactly one delivery. It also removes old diagnostic objects from R2.
 
+use crate::core::messages::JobMessage;
+use crate::db::{tasks, Db};
+use crate::settings::{JobSettings, Settings};
 use serde_json::json;
 use worker::Env;
 
@@ -8,10 +14,27 @@ const DIAGNOSTIC_PREFIXES: [&str; 2] = ["health/", "probes/"];
 const MAX_AGE_MS: u64 = 3600 * 1000;
 
 pub async fn run(cron: String, env: Env) {
-    match sweep_diagnostics(&env).await {
-        Ok(removed) => crate::log::info("sweep_done", json!({ "cron": cron, "diagnostic_objects_removed": removed })),
-        Err(e) => crate::log::error("sweep_failed", json!({ "cron": cron, "error": e.to_string() })),
+    match redrive_stalled(&env).await {
+        Ok(n) => crate::log::info("sweep_redrive", json!({ "cron": cron, "tasks_redriven": n })),
+        Err(e) => crate::log::error("sweep_redrive_failed", json!({ "cron": cron, "error": e.to_string() })),
     }
+    match sweep_diagnostics(&env).await {
+        Ok(removed) => crate::log::info("sweep_diagnostics", json!({ "cron": cron, "objects_removed": removed })),
+        Err(e) => crate::log::error("sweep_diagnostics_failed", json!({ "cron": cron, "error": e.to_string() })),
+    }
+}
+
+async fn redrive_stalled(env: &Env) -> worker::Result<usize> {
+    let err = |e: String| worker::Error::RustError(e);
+    let db = Db::new(&Settings::from_env(env).map_err(err)?).map_err(|e| err(e.to_string()))?;
+    let jobs = JobSettings::from_env(env).map_err(err)?;
+    let stalled = tasks::stalled(&db, jobs.stall_after_secs).await.map_err(|e| err(e.to_string()))?;
+    let queue = env.queue(crate::platform::JOBS_QUEUE)?;
+    for (task_id, step) in &stalled {
+        crate::log::warn("task_redriven", json!({ "task_id": task_id, "step": step }));
+        queue.send(JobMessage::StoryStep { task_id: task_id.clone(), step: *step }).await?;
+    }
+    Ok(stalled.len())
 }
 
 async fn sweep_diagnostics(env: &Env) -> worker::Result<usize> {

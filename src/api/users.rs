@@ -1,0 +1,22 @@
+//! `POST /api/v1/users` (admin) and `GET /api/v1/me`.
+
+use super::{auth, body, json_response, ApiError, Ctx};
+use crate::core::{api_key, domain::NewUser};
+use crate::db::users;
+use crate::platform::{new_id, random_bytes};
+use serde_json::json;
+use worker::{Request, Response};
+
+pub async fn create(req: &mut Request, ctx: &Ctx) -> Result<Response, ApiError> {
+    auth::require_admin(req, ctx)?;
+    let new = NewUser::parse(body::json(req, ctx).await?)?;
+    let key = api_key::from_random(random_bytes());
+    let user = users::create(&ctx.db()?, &new_id(), &new.name, &new_id(), &api_key::hash(&key), &api_key::display_prefix(&key)).await?;
+    crate::log::info("user_created", json!({ "user_id": user.id }));
+    // The only time the key is shown: only its hash is stored.
+    json_response(201, &json!({ "user": user, "api_key": key }))
+}
+
+pub async fn me(req: &Request, ctx: &Ctx) -> Result<Response, ApiError> {
+    json_response(200, &auth::user(req, ctx).await?)
+}

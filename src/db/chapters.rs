@@ -1,0 +1,236 @@
+//! `chapters`: the record of each chapter's work.
+
+use super::Db;
+use crate::core::neon::{NeonError, Param, Query, Row};
+use crate::core::script::Script;
+use crate::core::task::{ChapterWork, ErrorInfo};
+use serde::Serialize;
+use serde_json::{json, Value};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ChapterSummary {
+    pub number: u32,
+    pub title: Option<String>,
+    pub status: String,
+    pub error: Option<Value>,
+    pub audio: Option<Value>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ChapterDetail {
+    #[serde(flatten)]
+    pub summary: ChapterSummary,
+    pub script: Option<Value>,
+    pub enhanced: Option<Value>,
+    pub summary_text: Option<String>,
+}
+
+impl ChapterDetail {
+    /// The contract calls the summary text `summary`; the struct cannot, as it flattens the
+    /// chapter summary object.
+    pub fn to_json(&self) -> Value {
+        let mut v = serde_json::to_value(self).unwrap_or_default();
+        if let Some(o) = v.as_object_mut() {
+            let text = o.remove("summary_text").unwrap_or(Value::Null);
+            o.insert("summary".into(), text);
+        }
+        v
+    }
+}
+
+const SUMMARY_COLUMNS: &str = "number, title, status, error, audio_duration_ms, audio_bytes";
+
+fn summary(r: &Row) -> Result<ChapterSummary, NeonError> {
+    let audio = match (r.get::<Option<i64>>("audio_duration_ms")?, r.get::<Option<i64>>("audio_bytes")?) {
+        (Some(ms), Some(bytes)) => Some(json!({ "duration_ms": ms, "bytes": bytes })),
+        _ => None,
+    };
+    Ok(ChapterSummary {
+        number: r.get::<i32>("number")? as u32,
+        title: r.get("title")?,
+        status: r.get("status")?,
+        error: r.get("error")?,
+        audio,
+    })
+}
+
+pub async fn summaries(db: &Db, story_id: &str) -> Result<Vec<ChapterSummary>, NeonError> {
+    db.query(&Query::new(format!("SELECT {SUMMARY_COLUMNS} FROM chapters WHERE story_id = $1 ORDER BY number")).bind(story_id))
+        .await?
+        .rows()
+        .map(|r| summary(&r))
+        .collect()
+}
+
+pub async fn detail(db: &Db, story_id: &str, number: u32) -> Result<Option<ChapterDetail>, NeonError> {
+    let r = db
+        .query(
+            &Query::new(format!(
+                "SELECT {SUMMARY_COLUMNS}, script, enhanced, summary FROM chapters WHERE story_id = $1 AND number = $2"
+            ))
+            .bind(story_id)
+            .bind(number),
+        )
+        .await?;
+    r.first()
+        .map(|row| {
+            Ok(ChapterDetail {
+                summary: summary(&row)?,
+                script: row.get("script")?,
+                enhanced: row.get("enhanced")?,
+                summary_text: row.get("summary")?,
+            })
+        })
+        .transpose()
+}
+
+/// `(number, status)` of the given chapters, in chapter order.
+pub async fn statuses(db: &Db, story_id: &str, numbers: Option<&[u32]>) -> Result<Vec<(u32, String)>, NeonError> {
+    let q = match numbers {
+        None => Query::new("SELECT number, status FROM chapters WHERE story_id = $1 ORDER BY number").bind(story_id),
+        Some(ns) => Query::new("SELECT number, status FROM chapters WHERE story_id = $1 AND number = ANY($2) ORDER BY number")
+            .bind(story_id)
+            .bind(int_array(ns)),
+    };
+    db.query(&q).await?.rows().map(|r| Ok((r.get::<i32>("number")? as u32, r.get("status")?))).collect()
+}
+
+pub fn int_array(ns: &[u32]) -> Param {
+    Param::TextArray(ns.iter().map(|n| Some(n.to_string())).collect())
+}
+
+/// A chapter as the story job sees it.
+#[derive(Debug, Clone)]
+pub struct ChapterRow {
+    pub work: ChapterWork,
+    pub script: Option<Script>,
+    pub enhanced: Option<Script>,
+}
+
+impl ChapterRow {
+    /// The enhanced script when there is one: it is what the chapter is from then on.
+    pub fn best_script(&self) -> Option<&Script> {
+        self.enhanced.as_ref().or(self.script.as_ref())
+    }
+}
+
+pub async fn for_job(db: &Db, story_id: &str, numbers: &[u32]) -> Result<Vec<ChapterRow>, NeonError> {
+    let r = db
+        .query(
+            &Query::new(
+                "SELECT number, script, enhanced, summary IS NOT NULL AS has_summary, task_id::text AS task_id \
+                 FROM chapters WHERE story_id = $1 AND number = ANY($2)",
+            )
+            .bind(story_id)
+            .bind(int_array(numbers)),
+        )
+        .await?;
+    let mut rows: Vec<ChapterRow> = r
+        .rows()
+        .map(|row| {
+            let script: Option<Script> = row.get::<Option<Value>>("script")?.and_then(|v| serde_json::from_value(v).ok());
+            let enhanced: Option<Script> = row.get::<Option<Value>>("enhanced")?.and_then(|v| serde_json::from_value(v).ok());
+            Ok(ChapterRow {
+                work: ChapterWork {
+                    number: row.get::<i32>("number")? as u32,
+                    has_script: script.is_some(),
+                    has_enhanced: enhanced.is_some(),
+                    has_summary: row.get("has_summary")?,
+                    script_task: row.get("task_id")?,
+                },
+                script,
+                enhanced,
+            })
+        })
+        .collect::<Result<_, NeonError>>()?;
+    // The task's order, not the table's.
+    rows.sort_by_key(|c| numbers.iter().position(|n| *n == c.work.number));
+    Ok(rows)
+}
+
+/// Summaries of every chapter before `number`, in order, for the next prompt's context.
+pub async fn earlier_summaries(db: &Db, story_id: &str, number: u32) -> Result<Vec<(u32, String)>, NeonError> {
+    db.query(
+        &Query::new("SELECT number, summary FROM chapters WHERE story_id = $1 AND number < $2 AND summary IS NOT NULL ORDER BY number")
+            .bind(story_id)
+            .bind(number),
+    )
+    .await?
+    .rows()
+    .map(|r| Ok((r.get::<i32>("number")? as u32, r.get("summary")?)))
+    .collect()
+}
+
+/// Statements below change a chapter only while its task is running, so a cancelled or
+/// failed task's late answer is dropped instead of overwriting what the cancel restored.
+const WHILE_RUNNING: &str = "EXISTS (SELECT 1 FROM tasks WHERE id = $3 AND status = 'running')";
+
+pub fn mark_working(story_id: &str, number: u32, task_id: &str, status: &str) -> Query {
+    Query::new(format!(
+        "UPDATE chapters SET previous_status = CASE WHEN status IN ('generating_script', 'enhancing', 'generating_audio') \
+           THEN previous_status ELSE status END, status = $4, error = NULL, updated_at = now() \
+         WHERE story_id = $1 AND number = $2 AND {WHILE_RUNNING}"
+    ))
+    .bind(story_id)
+    .bind(number)
+    .bind(task_id)
+    .bind(status)
+}
+
+/// A new script replaces the chapter's later work: the enhanced script and summary belonged
+/// to the old one.
+pub fn store_script(story_id: &str, number: u32, task_id: &str, script: &Script) -> Query {
+    Query::new(format!(
+        "UPDATE chapters SET script = $4, title = $5, enhanced = NULL, summary = NULL, task_id = $3, status = 'script_ready', \
+           previous_status = NULL, error = NULL, updated_at = now() \
+         WHERE story_id = $1 AND number = $2 AND {WHILE_RUNNING}"
+    ))
+    .bind(story_id)
+    .bind(number)
+    .bind(task_id)
+    .bind(serde_json::to_value(script).unwrap_or_default())
+    .bind(&script.title)
+}
+
+pub fn store_enhanced(story_id: &str, number: u32, task_id: &str, script: &Script) -> Query {
+    Query::new(format!(
+        "UPDATE chapters SET enhanced = $4, title = $5, summary = NULL, status = 'enhanced', previous_status = NULL, \
+           error = NULL, updated_at = now() \
+         WHERE story_id = $1 AND number = $2 AND {WHILE_RUNNING}"
+    ))
+    .bind(story_id)
+    .bind(number)
+    .bind(task_id)
+    .bind(serde_json::to_value(script).unwrap_or_default())
+    .bind(&script.title)
+}
+
+pub fn store_summary(story_id: &str, number: u32, task_id: &str, summary: &str) -> Query {
+    Query::new(format!(
+        "UPDATE chapters SET summary = $4, updated_at = now() WHERE story_id = $1 AND number = $2 AND {WHILE_RUNNING}"
+    ))
+    .bind(story_id)
+    .bind(number)
+    .bind(task_id)
+    .bind(summary)
+}
+
+pub fn mark_failed(story_id: &str, number: u32, error: &ErrorInfo) -> Query {
+    Query::new(
+        "UPDATE chapters SET status = 'failed', previous_status = NULL, error = $3, updated_at = now() \
+         WHERE story_id = $1 AND number = $2",
+    )
+    .bind(story_id)
+    .bind(number)
+    .bind(serde_json::to_value(error).unwrap_or_default())
+}
+
+/// Chapters a stopped job was working on go back to where they were before it.
+pub fn restore_working(story_id: &str, numbers: &[u32]) -> Query {
+    Query::new(
+        "UPDATE chapters SET status = COALESCE(previous_status, 'pending'), previous_status = NULL, updated_at = now() \
+         WHERE story_id = $1 AND number = ANY($2) AND status IN ('generating_script', 'enhancing', 'generating_audio')",
+    )
+    .bind(story_id)
+    .bind(int_array(numbers))
+}
