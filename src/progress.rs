@@ -229,9 +229,14 @@ impl ProgressStub {
         }
     }
 
-    /// The SSE response, passed through to the browser as it is.
+    /// The SSE stream, re-wrapped: a Durable Object's response has immutable headers, and the
+    /// API layer adds CORS headers to what it returns.
     pub async fn events(&self) -> Result<Response> {
-        self.0.fetch_with_str("https://progress/events").await
+        let mut upstream = self.0.fetch_with_str("https://progress/events").await?;
+        let resp = Response::from_stream(upstream.stream()?)?;
+        resp.headers().set("Content-Type", "text/event-stream; charset=utf-8")?;
+        resp.headers().set("Cache-Control", "no-cache")?;
+        Ok(resp)
     }
 }
 

@@ -16,12 +16,6 @@ impl ApiError {
     fn new(status: u16, code: &'static str, message: impl Into<String>) -> Self {
         ApiError { status, code, message: message.into(), field: None, retry_after: None }
     }
-    pub fn bad_request(m: impl Into<String>) -> Self {
-        Self::new(400, "bad_request", m)
-    }
-    pub fn validation(field: &str, m: impl Into<String>) -> Self {
-        ApiError { field: Some(field.to_string()), ..Self::new(422, "validation_failed", m) }
-    }
     pub fn unauthorized(m: impl Into<String>) -> Self {
         Self::new(401, "unauthorized", m)
     }

