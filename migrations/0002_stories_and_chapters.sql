@@ -9,6 +9,8 @@ CREATE TABLE stories (
     config        jsonb NOT NULL DEFAULT '{}' CHECK (jsonb_typeof(config) = 'object'),
     -- speaker name -> voice id overrides (PUT /stories/{id}/voices)
     voices        jsonb NOT NULL DEFAULT '{}' CHECK (jsonb_typeof(voices) = 'object'),
+    -- speaker name -> voice id picked by talecast, kept so a speaker keeps its voice
+    assigned_voices jsonb NOT NULL DEFAULT '{}' CHECK (jsonb_typeof(assigned_voices) = 'object'),
     status        text NOT NULL DEFAULT 'draft'
                   CHECK (status IN ('draft', 'generating', 'completed', 'failed', 'cancelled')),
     created_at    timestamptz NOT NULL DEFAULT now(),
@@ -37,6 +39,11 @@ CREATE TABLE chapters (
     audio_duration_ms bigint CHECK (audio_duration_ms IS NULL OR audio_duration_ms > 0),
     audio_bytes       bigint CHECK (audio_bytes IS NULL OR audio_bytes > 0),
     audio_characters  integer CHECK (audio_characters IS NULL OR audio_characters >= 0),
+    -- frame facts of the chapter MP3 ({frames, header_len, sample_rate, channels, version,
+    -- bitrate_kbps}), so the whole book's header is computed without reading the audio
+    audio_meta        jsonb,
+    -- the task that made the current audio (an audio task redoes chapters it did not make)
+    audio_task_id     uuid,
     created_at        timestamptz NOT NULL DEFAULT now(),
     updated_at        timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (story_id, number),

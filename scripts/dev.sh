@@ -51,6 +51,7 @@ echo "dev: talecast on http://127.0.0.1:$WORKER_PORT (try: curl http://127.0.0.1
 node_modules/.bin/wrangler dev --ip 127.0.0.1 --port "$WORKER_PORT" --persist-to .wrangler/state \
   --test-scheduled --show-interactive-dev-session=false \
   --var "NEON_HTTP_ENDPOINT:http://$NEON_ADDR/sql" --var "OPENAI_BASE_URL:http://$PROVIDERS_ADDR/v1" \
+  --var "ELEVENLABS_BASE_URL:http://$PROVIDERS_ADDR" \
   --var "CORS_ALLOWED_ORIGINS:${TALECAST_CORS_ORIGINS:-http://localhost:5173}" &
 pids+=($!)
 # Local queue messages do not survive a restart: once the Worker answers, run the sweeper

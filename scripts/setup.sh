@@ -43,6 +43,9 @@ fi
 
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   say "installing npm packages"
-  npm ci --no-audit --no-fund --loglevel=error
+  # Not `npm ci`: the registry here lacks the other platforms' workerd builds, which the lock
+  # file cannot list, and `npm ci` refuses such a lock. `install --no-save` still installs
+  # exactly what package-lock.json pins.
+  npm install --no-audit --no-fund --no-save --loglevel=error
 fi
 say "ok"

@@ -4,6 +4,7 @@
 
 use crate::core::cost::PriceTable;
 use crate::core::llm::LlmSettings;
+use crate::core::tts::TtsSettings;
 use worker::Env;
 
 /// What every request needs: the database and the admin token.
@@ -97,4 +98,32 @@ pub fn var(env: &Env, name: &str) -> Option<String> {
 
 fn number<T: std::str::FromStr>(env: &Env, name: &str, default: T) -> T {
     var(env, name).and_then(|v| v.trim().parse().ok()).unwrap_or(default)
+}
+
+/// What the audio job needs: the TTS provider, its limits, and the joining.
+pub struct AudioSettings {
+    pub elevenlabs_api_key: String,
+    pub tts: TtsSettings,
+    pub tts_timeout_secs: u64,
+    /// Transient TTS failures (429, 5xx, timeouts, broken audio) in a row before the task fails.
+    pub transient_retries: u32,
+    /// Silence between lines of different speakers.
+    pub pause_ms: u32,
+}
+
+impl AudioSettings {
+    pub fn from_env(env: &Env) -> Result<Self, String> {
+        Ok(AudioSettings {
+            elevenlabs_api_key: secret(env, "ELEVENLABS_API_KEY")?,
+            // Checks the format is MP3 and caps concurrency at the 6 connections a Worker may open.
+            tts: TtsSettings::new(
+                &var(env, "ELEVENLABS_BASE_URL").unwrap_or_default(),
+                var(env, "TTS_OUTPUT_FORMAT").as_deref(),
+                var(env, "TTS_CONCURRENCY").as_deref(),
+            )?,
+            tts_timeout_secs: number(env, "TTS_TIMEOUT_SECS", 60),
+            transient_retries: number(env, "TTS_TRANSIENT_RETRIES", 4),
+            pause_ms: number(env, "AUDIO_PAUSE_MS", 400),
+        })
+    }
 }

@@ -10,13 +10,14 @@ use worker::{Request, Response};
 pub async fn redrive(req: &Request, ctx: &Ctx, id: &str) -> Result<Response, ApiError> {
     require_admin(req, ctx)?;
     let id = path_id(id, "task")?;
-    let r = ctx.db()?.query(&Query::new("SELECT step, status FROM tasks WHERE id = $1").bind(&id)).await?;
+    let r = ctx.db()?.query(&Query::new("SELECT step, status, kind FROM tasks WHERE id = $1").bind(&id)).await?;
     let row = r.first().ok_or_else(|| ApiError::not_found("no such task"))?;
     let status: String = row.get("status")?;
     if !matches!(status.as_str(), "queued" | "running") {
         return Err(ApiError::conflict(format!("the task is {status}")));
     }
     let step = row.get::<i32>("step")? as u32;
-    ctx.env.queue(crate::platform::JOBS_QUEUE)?.send(JobMessage::StoryStep { task_id: id.clone(), step }).await?;
+    let kind: String = row.get("kind")?;
+    ctx.env.queue(crate::platform::JOBS_QUEUE)?.send(JobMessage::step(&kind, id.clone(), step)).await?;
     json_response(202, &serde_json::json!({ "task_id": id, "step": step }))
 }

@@ -25,6 +25,9 @@ impl ApiError {
     pub fn not_found(m: impl Into<String>) -> Self {
         Self::new(404, "not_found", m)
     }
+    pub fn range_not_satisfiable(len: u64) -> Self {
+        Self::new(416, "range_not_satisfiable", format!("the range is outside the {len} bytes of the audio"))
+    }
     pub fn conflict(m: impl Into<String>) -> Self {
         Self::new(409, "conflict", m)
     }

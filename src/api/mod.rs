@@ -5,17 +5,20 @@
 //! answers in plain text.
 
 mod admin_tasks;
+mod audio;
 mod auth;
 mod body;
 mod cors;
 mod errors;
 mod health;
+mod launch;
 mod probes;
 mod stories;
 mod story_jobs;
 mod tasks;
 mod usage;
 mod users;
+mod voices;
 
 pub use errors::ApiError;
 
@@ -68,6 +71,11 @@ async fn route(req: &mut Request, ctx: &Ctx) -> Result<Response, ApiError> {
         (["api", "v1", "stories", id], Delete) => stories::delete(req, ctx, id).await,
         (["api", "v1", "stories", id, "chapters", n], Get) => stories::chapter(req, ctx, id, n).await,
         (["api", "v1", "stories", id, "generate"], Post) => story_jobs::generate(req, ctx, id).await,
+        (["api", "v1", "stories", id, "audio"], Post) => audio::start(req, ctx, id).await,
+        (["api", "v1", "stories", id, "audio"], Get) => audio::book(req, ctx, id).await,
+        (["api", "v1", "stories", id, "chapters", n, "audio"], Get) => audio::chapter(req, ctx, id, n).await,
+        (["api", "v1", "stories", id, "voices"], Get) => voices::get(req, ctx, id).await,
+        (["api", "v1", "stories", id, "voices"], Put) => voices::put(req, ctx, id).await,
         (["api", "v1", "tasks", id], Get) => tasks::get(req, ctx, id).await,
         (["api", "v1", "tasks", id, "events"], Get) => tasks::events(req, ctx, id).await,
         (["api", "v1", "tasks", id, "cancel"], Post) => tasks::cancel(req, ctx, id).await,
@@ -88,7 +96,8 @@ fn known_path(s: &[&str]) -> bool {
             | ["api", "v1", "users" | "me" | "stories" | "usage"]
             | ["api", "v1", "stories", _]
             | ["api", "v1", "stories", _, "chapters", _]
-            | ["api", "v1", "stories", _, "generate"]
+            | ["api", "v1", "stories", _, "generate" | "audio" | "voices"]
+            | ["api", "v1", "stories", _, "chapters", _, "audio"]
             | ["api", "v1", "tasks", _]
             | ["api", "v1", "tasks", _, "events" | "cancel"]
             | ["api", "v1", "admin", "probes"]

@@ -1,12 +1,10 @@
-//! `POST /api/v1/stories/{id}/generate`: records a story task and sends its first message.
+//! `POST /api/v1/stories/{id}/generate`: records a story task and starts it.
 
 use super::{auth, body, json_response, path_id, ApiError, Ctx};
 use crate::core::domain::GenerateRequest;
-use crate::core::messages::JobMessage;
 use crate::core::task::chapters_to_generate;
 use crate::db::{chapters, stories, tasks};
 use crate::platform::new_id;
-use crate::settings::JobSettings;
 use serde_json::json;
 use worker::{Request, Response};
 
@@ -24,18 +22,10 @@ pub async fn generate(req: &mut Request, ctx: &Ctx, id: &str) -> Result<Response
         return Err(ApiError::conflict("every chapter already has a script; send \"regenerate\": true to write them again"));
     }
     let task_id = new_id();
-    let task = match tasks::create_story_job(&db, &task_id, &user.id, &id, &chosen, r.regenerate).await? {
+    let task = match tasks::create_job(&db, "story", &task_id, &user.id, &id, &chosen, r.regenerate, vec![]).await? {
         tasks::Created::Yes(t) => t,
         tasks::Created::Busy => return Err(ApiError::conflict("a job of this story is queued or running")),
     };
-    let ttl = JobSettings::from_env(&ctx.env).map(|j| j.progress_ttl_secs).unwrap_or(86_400);
-    if let Err(e) = crate::progress::publish_task(&ctx.env, &db, &task.id, ttl).await {
-        crate::log::warn("progress_publish_failed", json!({ "task_id": task.id, "error": e.to_string() }));
-    }
-    // If the send fails the task is still recorded, and the sweeper starts it.
-    if let Err(e) = ctx.env.queue(crate::platform::JOBS_QUEUE)?.send(JobMessage::StoryStep { task_id: task.id.clone(), step: 0 }).await {
-        crate::log::error("queue_send_failed", json!({ "task_id": task.id, "error": e.to_string() }));
-    }
-    crate::log::info("story_task_created", json!({ "task_id": task.id, "story_id": id, "chapters": chosen }));
+    super::launch::launch(ctx, &db, &task).await;
     json_response(202, &json!({ "task_id": task.id }))
 }

@@ -16,6 +16,8 @@ pub enum JobMessage {
     /// Continue story task `task_id` at `step`: one chapter's script, enhance and summary.
     /// The step number lets exactly one delivery claim the work.
     StoryStep { task_id: String, step: u32 },
+    /// Continue audio task `task_id` at `step`: one chapter's clips, joined into its MP3.
+    AudioStep { task_id: String, step: u32 },
 }
 
 /// Dead-letter queues are named `<jobs queue>-dlq` in every environment.
@@ -24,10 +26,19 @@ pub fn is_dead_letter_queue(queue_name: &str) -> bool {
 }
 
 impl JobMessage {
+    /// The message that continues a task of `kind` at `step` (the sweeper and redrive use it).
+    pub fn step(kind: &str, task_id: String, step: u32) -> JobMessage {
+        match kind {
+            "audio" => JobMessage::AudioStep { task_id, step },
+            _ => JobMessage::StoryStep { task_id, step },
+        }
+    }
+
     /// A short label for logs: the kind and the id, nothing else.
     pub fn label(&self) -> String {
         match self {
             JobMessage::StoryStep { task_id, step } => format!("story:{task_id}:{step}"),
+            JobMessage::AudioStep { task_id, step } => format!("audio:{task_id}:{step}"),
             JobMessage::Probe { probe_id, .. } => format!("probe:{probe_id}"),
         }
     }
@@ -53,6 +64,8 @@ mod tests {
         let failing: JobMessage = serde_json::from_str(r#"{"kind":"probe","probe_id":"p2","fail":true}"#).unwrap();
         assert_eq!(failing, JobMessage::Probe { probe_id: "p2".into(), fail: true });
         assert!(serde_json::from_str::<JobMessage>(r#"{"kind":"nope"}"#).is_err());
+        assert_eq!(JobMessage::step("audio", "t".into(), 1), JobMessage::AudioStep { task_id: "t".into(), step: 1 });
+        assert_eq!(JobMessage::step("story", "t".into(), 1), JobMessage::StoryStep { task_id: "t".into(), step: 1 });
         let step = JobMessage::StoryStep { task_id: "t".into(), step: 2 };
         assert_eq!(serde_json::to_string(&step).unwrap(), r#"{"kind":"story_step","task_id":"t","step":2}"#);
         assert!(serde_json::from_str::<JobMessage>(r#"{"kind":"probe","probe_id":"x","extra":1}"#).is_err());

@@ -1,6 +1,7 @@
 //! PostgreSQL (Neon) access over its SQL-over-HTTP endpoint: the client, then one repository
 //! per table. Every query that reads or changes a user's data names the user, so another
 //! user's ids find nothing.
+pub mod audio;
 mod client;
 pub mod chapters;
 pub mod stories;

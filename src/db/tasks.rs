@@ -84,25 +84,33 @@ pub enum Created {
     Busy,
 }
 
-/// A new story job: the task row, and the story marked `generating`, in one transaction.
-pub async fn create_story_job(db: &Db, id: &str, user_id: &str, story_id: &str, chapters_: &[u32], regenerate: bool) -> Result<Created, NeonError> {
-    let result = db
-        .transaction(
-            &[
-                Query::new(format!(
-                    "INSERT INTO tasks (id, user_id, story_id, kind, chapters, regenerate) VALUES ($1, $2, $3, 'story', $4, $5) \
-                     RETURNING {COLUMNS}"
-                ))
-                .bind(id)
-                .bind(user_id)
-                .bind(story_id)
-                .bind(chapters::int_array(chapters_))
-                .bind(regenerate),
-                Query::new("UPDATE stories SET status = 'generating', updated_at = now() WHERE id = $1").bind(story_id),
-            ],
-            None,
-        )
-        .await;
+/// A new job: the task row and, for a story job, the story marked `generating`, in one
+/// transaction. `extra` runs in the same transaction (e.g. the audio job's voice assignments).
+pub async fn create_job(
+    db: &Db,
+    kind: &str,
+    id: &str,
+    user_id: &str,
+    story_id: &str,
+    chapters_: &[u32],
+    regenerate: bool,
+    extra: Vec<Query>,
+) -> Result<Created, NeonError> {
+    let mut batch = vec![
+        Query::new(format!(
+            "INSERT INTO tasks (id, user_id, story_id, kind, chapters, regenerate) VALUES ($1, $2, $3, $4, $5, $6) \
+             RETURNING {COLUMNS}"
+        ))
+        .bind(id)
+        .bind(user_id)
+        .bind(story_id)
+        .bind(kind)
+        .bind(chapters::int_array(chapters_))
+        .bind(regenerate),
+        Query::new("UPDATE stories SET status = 'generating', updated_at = now() WHERE id = $1 AND $2 = 'story'").bind(story_id).bind(kind),
+    ];
+    batch.extend(extra);
+    let result = db.transaction(&batch, None).await;
     match result {
         Ok(rs) => Ok(Created::Yes(one(rs.into_iter().next().unwrap_or_else(empty))?.ok_or_else(|| NeonError::Decode("no row".into()))?)),
         Err(e) if e.is_unique_violation() => Ok(Created::Busy),
@@ -200,19 +208,19 @@ pub async fn cancel(db: &Db, user_id: &str, id: &str) -> Result<Option<TaskRow>,
 }
 
 /// Active tasks whose step nobody holds and that made no progress for `stall_secs`, marked
-/// as re-driven now so the next sweep leaves them alone for another while.
-pub async fn stalled(db: &Db, stall_secs: u64) -> Result<Vec<(String, u32)>, NeonError> {
+/// as re-driven now so the next sweep leaves them alone for another while: (id, kind, step).
+pub async fn stalled(db: &Db, stall_secs: u64) -> Result<Vec<(String, String, u32)>, NeonError> {
     db.query(
         &Query::new(
             "UPDATE tasks SET updated_at = now() WHERE id IN ( \
                SELECT id FROM tasks WHERE status IN ('queued', 'running') AND (lease_until IS NULL OR lease_until < now()) \
                AND updated_at < now() - make_interval(secs => $1) LIMIT 100) \
-             RETURNING id::text, step",
+             RETURNING id::text, kind, step",
         )
         .bind(stall_secs as i64),
     )
     .await?
     .rows()
-    .map(|r| Ok((r.get("id")?, r.get::<i32>("step")? as u32)))
+    .map(|r| Ok((r.get("id")?, r.get("kind")?, r.get::<i32>("step")? as u32)))
     .collect()
 }

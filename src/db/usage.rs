@@ -60,3 +60,17 @@ pub async fn totals(db: &Db, user_id: &str, from: DateTime<Utc>, to: DateTime<Ut
         cost_usd: row.get("cost")?,
     })
 }
+
+pub fn log_tts(user_id: &str, story_id: &str, task_id: &str, model: &str, characters: u64, cost_usd: f64, key: String) -> Query {
+    Query::new(
+        "INSERT INTO usage_log (user_id, story_id, task_id, kind, model, characters, cost_usd, idempotency_key) \
+         VALUES ($1, $2, $3, 'tts', $4, $5, $6, $7) ON CONFLICT (idempotency_key) DO NOTHING",
+    )
+    .bind(user_id)
+    .bind(story_id)
+    .bind(task_id)
+    .bind(model)
+    .bind(characters as i64)
+    .bind(round_usd(cost_usd))
+    .bind(key)
+}

@@ -23,7 +23,7 @@ pub async fn handle(env: &Env, job: &JobMessage) -> worker::Result<Outcome> {
                 .put(&record, Some(super::probe::PROBE_TTL_SECS))
                 .await?;
         }
-        JobMessage::StoryStep { task_id, .. } => {
+        JobMessage::StoryStep { task_id, .. } | JobMessage::AudioStep { task_id, .. } => {
             let db = Db::new(&Settings::from_env(env).map_err(internal)?).map_err(internal)?;
             let ttl = JobSettings::from_env(env).map(|j| j.progress_ttl_secs).unwrap_or(86_400);
             if let Some(task) = tasks::get(&db, task_id).await.map_err(internal)? {
@@ -33,7 +33,10 @@ pub async fn handle(env: &Env, job: &JobMessage) -> worker::Result<Outcome> {
                         &[
                             tasks::finish(task_id, TaskStatus::Failed, "Failed", None, Some(&error)),
                             chapters::restore_working(&task.story_id, &task.chapters),
-                            Query::new("UPDATE stories SET status = 'failed', updated_at = now() WHERE id = $1").bind(&task.story_id),
+                            // A story follows its last story job; audio jobs leave it as it is.
+                            Query::new("UPDATE stories SET status = 'failed', updated_at = now() WHERE id = $1 AND $2 = 'story'")
+                                .bind(&task.story_id)
+                                .bind(&task.kind),
                         ],
                         None,
                     )

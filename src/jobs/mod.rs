@@ -3,7 +3,9 @@
 //! never holds back the others.
 
 pub mod dead_letter;
+pub mod audio;
 pub mod probe;
+mod step;
 pub mod story;
 pub mod sweeper;
 
@@ -53,5 +55,6 @@ async fn handle(env: &Env, job: &JobMessage) -> worker::Result<Outcome> {
     match job {
         JobMessage::Probe { probe_id, fail } => probe::handle(env, probe_id, *fail).await,
         JobMessage::StoryStep { task_id, step } => story::handle(env, task_id, *step).await,
+        JobMessage::AudioStep { task_id, step } => audio::handle(env, task_id, *step).await,
     }
 }

@@ -30,9 +30,9 @@ async fn redrive_stalled(env: &Env) -> worker::Result<usize> {
     let jobs = JobSettings::from_env(env).map_err(err)?;
     let stalled = tasks::stalled(&db, jobs.stall_after_secs).await.map_err(|e| err(e.to_string()))?;
     let queue = env.queue(crate::platform::JOBS_QUEUE)?;
-    for (task_id, step) in &stalled {
-        crate::log::warn("task_redriven", json!({ "task_id": task_id, "step": step }));
-        queue.send(JobMessage::StoryStep { task_id: task_id.clone(), step: *step }).await?;
+    for (task_id, kind, step) in &stalled {
+        crate::log::warn("task_redriven", json!({ "task_id": task_id, "kind": kind, "step": step }));
+        queue.send(JobMessage::step(kind, task_id.clone(), *step)).await?;
     }
     Ok(stalled.len())
 }

@@ -127,6 +127,7 @@ impl TestStack {
             ("OPENAI_API_KEY".into(), OPENAI_KEY.into()),
             ("ELEVENLABS_API_KEY".into(), ELEVENLABS_KEY.into()),
             ("OPENAI_BASE_URL".into(), format!("{}/v1", stack.providers_url)),
+            ("ELEVENLABS_BASE_URL".into(), stack.providers_url.clone()),
             ("CORS_ALLOWED_ORIGINS".into(), "https://app.example".into()),
         ];
         all_vars.extend(vars.iter().map(|(k, v)| (k.to_string(), v.to_string())));

@@ -2,6 +2,7 @@
 mod helpers;
 
 mod access;
+mod audio;
 mod health;
 mod queue;
 mod routing;

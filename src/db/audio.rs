@@ -1,0 +1,148 @@
+//! The audio columns of `chapters`, and the story's voice maps.
+
+use super::{chapters::int_array, Db};
+use crate::core::neon::{NeonError, Query, Row};
+use crate::core::script::Script;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+/// Frame facts of a chapter MP3, stored with it so the book's header needs no audio read.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AudioMeta {
+    pub frames: u64,
+    pub header_len: u64,
+    pub sample_rate: u32,
+    pub channels: u8,
+    pub mpeg_version: String,
+    pub bitrate_kbps: u32,
+}
+
+/// A chapter as the audio job and the dry run see it.
+#[derive(Debug, Clone)]
+pub struct AudioSource {
+    pub number: u32,
+    /// The enhanced script when there is one, else the script.
+    pub script: Option<Script>,
+    pub audio_task: Option<String>,
+}
+
+pub async fn sources(db: &Db, story_id: &str, numbers: Option<&[u32]>) -> Result<Vec<AudioSource>, NeonError> {
+    let q = match numbers {
+        Some(ns) => Query::new(
+            "SELECT number, COALESCE(enhanced, script) AS best, audio_task_id::text AS audio_task \
+             FROM chapters WHERE story_id = $1 AND number = ANY($2) ORDER BY number",
+        )
+        .bind(story_id)
+        .bind(int_array(ns)),
+        None => Query::new(
+            "SELECT number, COALESCE(enhanced, script) AS best, audio_task_id::text AS audio_task \
+             FROM chapters WHERE story_id = $1 ORDER BY number",
+        )
+        .bind(story_id),
+    };
+    db.query(&q)
+        .await?
+        .rows()
+        .map(|r| {
+            Ok(AudioSource {
+                number: r.get::<i32>("number")? as u32,
+                script: r.get::<Option<Value>>("best")?.and_then(|v| serde_json::from_value(v).ok()),
+                audio_task: r.get("audio_task")?,
+            })
+        })
+        .collect()
+}
+
+pub struct StoredAudio<'a> {
+    pub key: &'a str,
+    pub duration_ms: u64,
+    pub bytes: u64,
+    pub characters: u64,
+    pub meta: &'a AudioMeta,
+}
+
+/// Records a chapter's MP3, only while its task runs (a cancelled task's late write is dropped).
+pub fn store(story_id: &str, number: u32, task_id: &str, a: &StoredAudio) -> Query {
+    Query::new(
+        "UPDATE chapters SET audio_key = $4, audio_duration_ms = $5, audio_bytes = $6, audio_characters = $7, audio_meta = $8, \
+           audio_task_id = $3, status = 'audio_ready', previous_status = NULL, error = NULL, updated_at = now() \
+         WHERE story_id = $1 AND number = $2 AND EXISTS (SELECT 1 FROM tasks WHERE id = $3 AND status = 'running')",
+    )
+    .bind(story_id)
+    .bind(number)
+    .bind(task_id)
+    .bind(a.key)
+    .bind(a.duration_ms as i64)
+    .bind(a.bytes as i64)
+    .bind(a.characters as i64)
+    .bind(serde_json::to_value(a.meta).unwrap_or_default())
+}
+
+#[derive(Debug, Clone)]
+pub struct ChapterAudio {
+    pub number: u32,
+    pub title: Option<String>,
+    pub key: String,
+    pub bytes: u64,
+    pub meta: AudioMeta,
+}
+
+fn chapter_audio(r: &Row) -> Result<ChapterAudio, NeonError> {
+    Ok(ChapterAudio {
+        number: r.get::<i32>("number")? as u32,
+        title: r.get("title")?,
+        key: r.get("audio_key")?,
+        bytes: r.get::<i64>("audio_bytes")? as u64,
+        meta: serde_json::from_value(r.get::<Value>("audio_meta")?).map_err(|e| NeonError::Decode(e.to_string()))?,
+    })
+}
+
+const AUDIO_COLUMNS: &str = "number, title, audio_key, audio_bytes, audio_meta";
+
+/// Chapters that have audio, in order.
+pub async fn with_audio(db: &Db, story_id: &str) -> Result<Vec<ChapterAudio>, NeonError> {
+    db.query(
+        &Query::new(format!(
+            "SELECT {AUDIO_COLUMNS} FROM chapters WHERE story_id = $1 AND audio_key IS NOT NULL AND audio_meta IS NOT NULL ORDER BY number"
+        ))
+        .bind(story_id),
+    )
+    .await?
+    .rows()
+    .map(|r| chapter_audio(&r))
+    .collect()
+}
+
+pub async fn of_chapter(db: &Db, story_id: &str, number: u32) -> Result<Option<ChapterAudio>, NeonError> {
+    let r = db
+        .query(
+            &Query::new(format!(
+                "SELECT {AUDIO_COLUMNS} FROM chapters WHERE story_id = $1 AND number = $2 AND audio_key IS NOT NULL AND audio_meta IS NOT NULL"
+            ))
+            .bind(story_id)
+            .bind(number),
+        )
+        .await?;
+    r.first().map(|row| chapter_audio(&row)).transpose()
+}
+
+pub type VoiceMap = BTreeMap<String, String>;
+
+/// The story's overrides and assigned voices.
+pub async fn voices(db: &Db, story_id: &str) -> Result<(VoiceMap, VoiceMap), NeonError> {
+    let r = db.query(&Query::new("SELECT voices, assigned_voices FROM stories WHERE id = $1").bind(story_id)).await?;
+    let row = r.first().ok_or_else(|| NeonError::Decode("no story".into()))?;
+    let map = |v: Value| serde_json::from_value::<VoiceMap>(v).map_err(|e| NeonError::Decode(e.to_string()));
+    Ok((map(row.get("voices")?)?, map(row.get("assigned_voices")?)?))
+}
+
+pub fn set_overrides(story_id: &str, overrides: &VoiceMap) -> Query {
+    Query::new("UPDATE stories SET voices = $2, updated_at = now() WHERE id = $1")
+        .bind(story_id)
+        .bind(serde_json::to_value(overrides).unwrap_or_default())
+}
+
+pub fn set_assigned(story_id: &str, assigned: &VoiceMap) -> Query {
+    Query::new("UPDATE stories SET assigned_voices = $2 WHERE id = $1").bind(story_id).bind(serde_json::to_value(assigned).unwrap_or_default())
+}
