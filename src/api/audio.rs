@@ -1,7 +1,7 @@
 //! Audio: start an audio job (or price it with `dry_run`), download a chapter (with Range, so
 //! an `<audio>` element can seek), and stream the whole book as one MP3 with chapter marks.
 
-use super::{auth, body, json_response, path_id, ApiError, Ctx};
+use super::{body, json_response, ApiError, Ctx};
 use crate::core::domain::AudioRequest;
 use crate::core::id3::{book_tag, ChapterMark};
 use crate::core::mp3::{self, Format, Version};
@@ -9,7 +9,7 @@ use crate::core::range::{content_range, parse_range, RangeRequest};
 use crate::core::tts;
 use crate::core::voices::VoiceConfig;
 use crate::db::audio::{self as audio_db, AudioSource, ChapterAudio};
-use crate::db::{stories, tasks, Db};
+use crate::db::{tasks, Db};
 use crate::jobs::audio::{existing_clips, plan_lines};
 use crate::platform::new_id;
 use crate::settings::{AudioSettings, JobSettings};
@@ -25,10 +25,8 @@ fn audio_settings(ctx: &Ctx) -> Result<AudioSettings, ApiError> {
 }
 
 pub async fn start(req: &mut Request, ctx: &Ctx, id: &str) -> Result<Response, ApiError> {
-    let user = auth::user(req, ctx).await?;
-    let id = path_id(id, "story")?;
-    let db = ctx.db()?;
-    let story = stories::get(&db, &user.id, &id).await?.ok_or_else(|| ApiError::not_found("no such story"))?;
+    let (db, user, story) = super::stories::owned(req, ctx, id).await?;
+    let id = story.id.clone();
     let r = AudioRequest::parse(body::json(req, ctx).await?, story.num_chapters)?;
     let all = audio_db::sources(&db, &id, r.chapters.as_deref()).await?;
     let chosen: Vec<AudioSource> = match &r.chapters {
@@ -105,16 +103,9 @@ pub async fn story_speakers(db: &Db, story_id: &str) -> Result<Vec<String>, ApiE
     Ok(speakers)
 }
 
-async fn owned_story(req: &Request, ctx: &Ctx, id: &str) -> Result<(Db, String), ApiError> {
-    let user = auth::user(req, ctx).await?;
-    let id = path_id(id, "story")?;
-    let db = ctx.db()?;
-    stories::get(&db, &user.id, &id).await?.ok_or_else(|| ApiError::not_found("no such story"))?;
-    Ok((db, id))
-}
-
 pub async fn chapter(req: &Request, ctx: &Ctx, id: &str, n: &str) -> Result<Response, ApiError> {
-    let (db, id) = owned_story(req, ctx, id).await?;
+    let (db, _, story) = super::stories::owned(req, ctx, id).await?;
+    let id = story.id;
     let number: u32 = n.parse().map_err(|_| ApiError::not_found("no such chapter"))?;
     let audio = audio_db::of_chapter(&db, &id, number).await?.ok_or_else(|| ApiError::not_found("this chapter has no audio yet"))?;
     let bucket = ctx.env.bucket(crate::platform::AUDIO_BUCKET)?;
@@ -154,9 +145,8 @@ pub async fn chapter(req: &Request, ctx: &Ctx, id: &str, n: &str) -> Result<Resp
 /// whole length, then each chapter's frames (its own Xing frame skipped) streamed from R2
 /// one after another, so the book is never held in memory.
 pub async fn book(req: &Request, ctx: &Ctx, id: &str) -> Result<Response, ApiError> {
-    let (db, id) = owned_story(req, ctx, id).await?;
-    let user = auth::user(req, ctx).await?;
-    let story = stories::get(&db, &user.id, &id).await?.ok_or_else(|| ApiError::not_found("no such story"))?;
+    let (db, _, story) = super::stories::owned(req, ctx, id).await?;
+    let id = story.id.clone();
     let chapters = audio_db::with_audio(&db, &id).await?;
     let Some(first) = chapters.first() else {
         return Err(ApiError::conflict("no chapter has audio yet"));

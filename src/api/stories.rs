@@ -2,10 +2,20 @@
 
 use super::{auth, body, json_response, path_id, query_pairs, ApiError, Ctx};
 use crate::core::domain::{Cursor, NewStory, PageRequest, StoryPatch};
-use crate::db::{chapters, stories};
+use crate::db::users::User;
+use crate::db::{chapters, stories, Db};
 use crate::platform::new_id;
 use serde_json::{json, Value};
 use worker::{Request, Response};
+
+/// The caller's story named in the path, or 404 (also for another user's story).
+pub async fn owned(req: &Request, ctx: &Ctx, id: &str) -> Result<(Db, User, stories::Story), ApiError> {
+    let user = auth::user(req, ctx).await?;
+    let id = path_id(id, "story")?;
+    let db = ctx.db()?;
+    let story = stories::get(&db, &user.id, &id).await?.ok_or_else(|| ApiError::not_found("no such story"))?;
+    Ok((db, user, story))
+}
 
 pub async fn create(req: &mut Request, ctx: &Ctx) -> Result<Response, ApiError> {
     let user = auth::user(req, ctx).await?;
@@ -30,10 +40,8 @@ pub async fn list(req: &Request, ctx: &Ctx) -> Result<Response, ApiError> {
 }
 
 pub async fn get(req: &Request, ctx: &Ctx, id: &str) -> Result<Response, ApiError> {
-    let user = auth::user(req, ctx).await?;
-    let id = path_id(id, "story")?;
-    let db = ctx.db()?;
-    let story = stories::get(&db, &user.id, &id).await?.ok_or_else(|| ApiError::not_found("no such story"))?;
+    let (db, _, story) = owned(req, ctx, id).await?;
+    let id = story.id.clone();
     let mut v = serde_json::to_value(&story).map_err(|_| ApiError::internal())?;
     v["chapters"] = serde_json::to_value(chapters::summaries(&db, &id).await?).map_err(|_| ApiError::internal())?;
     json_response(200, &v)
@@ -74,10 +82,8 @@ async fn remove_audio(ctx: &Ctx, story_id: &str) -> Result<(), ApiError> {
 }
 
 pub async fn chapter(req: &Request, ctx: &Ctx, id: &str, n: &str) -> Result<Response, ApiError> {
-    let user = auth::user(req, ctx).await?;
-    let id = path_id(id, "story")?;
-    let db = ctx.db()?;
-    let story = stories::get(&db, &user.id, &id).await?.ok_or_else(|| ApiError::not_found("no such story"))?;
+    let (db, _, story) = owned(req, ctx, id).await?;
+    let id = story.id.clone();
     let number: u32 = n.parse().ok().filter(|n| (1..=story.num_chapters).contains(n)).ok_or_else(|| ApiError::not_found("no such chapter"))?;
     let detail = chapters::detail(&db, &id, number).await?.ok_or_else(|| ApiError::not_found("no such chapter"))?;
     let mut v: Value = detail.to_json();

@@ -1,18 +1,16 @@
 //! `POST /api/v1/stories/{id}/generate`: records a story task and starts it.
 
-use super::{auth, body, json_response, path_id, ApiError, Ctx};
+use super::{body, json_response, ApiError, Ctx};
 use crate::core::domain::GenerateRequest;
 use crate::core::task::chapters_to_generate;
-use crate::db::{chapters, stories, tasks};
+use crate::db::{chapters, tasks};
 use crate::platform::new_id;
 use serde_json::json;
 use worker::{Request, Response};
 
 pub async fn generate(req: &mut Request, ctx: &Ctx, id: &str) -> Result<Response, ApiError> {
-    let user = auth::user(req, ctx).await?;
-    let id = path_id(id, "story")?;
-    let db = ctx.db()?;
-    let story = stories::get(&db, &user.id, &id).await?.ok_or_else(|| ApiError::not_found("no such story"))?;
+    let (db, user, story) = super::stories::owned(req, ctx, id).await?;
+    let id = story.id.clone();
     let r = GenerateRequest::parse(body::json(req, ctx).await?, story.num_chapters)?;
     let chosen = match r.chapters {
         Some(list) => list,

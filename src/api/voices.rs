@@ -2,20 +2,17 @@
 //! catalogue); `GET` shows the voice of every speaker, whether overridden, assigned before, or
 //! assigned now by the same rule the audio job uses.
 
-use super::{auth, body, json_response, path_id, ApiError, Ctx};
+use super::{body, json_response, ApiError, Ctx};
 use crate::core::domain::VoiceOverrides;
 use crate::core::validate::FieldError;
 use crate::core::voices::{assign, narrator_voice, normalize_overrides, speaker_voices, VoiceConfig};
-use crate::db::{audio as audio_db, stories, Db};
+use crate::db::{audio as audio_db, Db};
 use serde_json::json;
 use worker::{Request, Response};
 
 async fn owned(req: &Request, ctx: &Ctx, id: &str) -> Result<(Db, String), ApiError> {
-    let user = auth::user(req, ctx).await?;
-    let id = path_id(id, "story")?;
-    let db = ctx.db()?;
-    stories::get(&db, &user.id, &id).await?.ok_or_else(|| ApiError::not_found("no such story"))?;
-    Ok((db, id))
+    let (db, _, story) = super::stories::owned(req, ctx, id).await?;
+    Ok((db, story.id))
 }
 
 pub async fn put(req: &mut Request, ctx: &Ctx, id: &str) -> Result<Response, ApiError> {

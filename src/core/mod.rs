@@ -9,6 +9,7 @@ pub mod llm;
 pub mod messages;
 pub mod mp3;
 pub mod neon;
+pub mod provider_text;
 pub mod range;
 pub mod script;
 pub mod task;

@@ -2,6 +2,7 @@
 //! stored under, the checks made before any call, and the classification of error answers into
 //! "wait and retry" and "give up now".
 
+use crate::core::provider_text::{clip, parse_retry_after};
 use crate::core::voices::Voice;
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde_json::{json, Map, Value};
@@ -310,16 +311,6 @@ pub fn parse_character_cost(header: Option<&str>) -> Option<u64> {
     header?.trim().parse().ok()
 }
 
-/// Seconds only: ElevenLabs sends delta-seconds, and an HTTP date would need a clock here.
-fn parse_retry_after(h: Option<&str>) -> Option<u32> {
-    let h = h?.trim();
-    if let Ok(n) = h.parse::<u64>() {
-        return Some(u32::try_from(n).unwrap_or(u32::MAX));
-    }
-    let f = h.parse::<f64>().ok().filter(|f| f.is_finite() && *f >= 0.0)?;
-    Some(f.ceil().min(u32::MAX as f64) as u32)
-}
-
 /// ElevenLabs' error body: `{"detail": {"status", "message"}}`, FastAPI's `{"detail": "..."}`,
 /// pydantic's `{"detail": [{"loc", "msg", ...}]}` for a 422, or whatever a gateway answered.
 struct Detail {
@@ -422,14 +413,6 @@ fn redact(s: &str) -> String {
     }
     flush(&mut word, &mut out);
     out
-}
-
-/// At most `max` characters, marked when cut.
-fn clip(s: &str, max: usize) -> String {
-    match s.char_indices().nth(max) {
-        Some((i, _)) => format!("{}…", &s[..i]),
-        None => s.to_string(),
-    }
 }
 
 #[cfg(test)]

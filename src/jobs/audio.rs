@@ -34,14 +34,8 @@ pub async fn handle(env: &Env, task_id: &str, step: u32) -> worker::Result<Outco
         }
         Err(Stop::Tts(n, e)) => ctx.fail(n, &ErrorInfo::new(e.code(), e.message())).await,
         Err(Stop::Audio(n, message)) => ctx.fail(n, &ErrorInfo::new("audio_invalid", message)).await,
-        Err(Stop::Platform(e)) => {
-            ctx.release(ctx.task.transient_failures, "Waiting to retry after a storage error").await.ok();
-            return Err(e);
-        }
-        Err(Stop::Db(e)) => {
-            ctx.release(ctx.task.transient_failures, "Waiting to retry after a database error").await.ok();
-            Err(e)
-        }
+        Err(Stop::Platform(e)) => return ctx.give_back(e).await,
+        Err(Stop::Db(e)) => ctx.give_back(e).await,
     };
     outcome.map_err(internal)
 }

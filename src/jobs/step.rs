@@ -123,6 +123,13 @@ impl<'a> StepCtx<'a> {
         Ok(Outcome::RetryAfter(delay))
     }
 
+    /// After a database or storage error nothing is lost: the step is freed at once so the
+    /// queue's redelivery can take it (or, if even that write fails, when the lease runs out).
+    pub async fn give_back<E>(&self, e: E) -> Result<Outcome, E> {
+        self.release(self.task.transient_failures, "Waiting to retry after a storage error").await.ok();
+        Err(e)
+    }
+
     /// Lets the next delivery of the same step claim it.
     pub async fn release(&self, failures: u32, message: &str) -> Result<(), NeonError> {
         self.db.query(&tasks::release(&self.task.id, failures, message)).await.map(|_| ())

@@ -29,13 +29,8 @@ pub async fn handle(env: &Env, task_id: &str, step: u32) -> worker::Result<Outco
             }
             _ => ctx.fail(n, &ErrorInfo::new(e.code(), e.message())).await,
         },
-        Err(Stop::Db(e)) => {
-            // Free the step at once so the queue's redelivery can take it.
-            ctx.release(ctx.task.transient_failures, "Waiting to retry after a database error").await.ok();
-            Err(e)
-        }
+        Err(Stop::Db(e)) => ctx.give_back(e).await,
     };
-    // On a database error nothing is lost: the lease runs out and the step is delivered again.
     outcome.map_err(internal)
 }
 

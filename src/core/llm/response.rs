@@ -2,6 +2,7 @@
 //! decides what the job does next: retry the call now (bad answer), retry later (transient),
 //! or give up on the chapter (permanent).
 
+use crate::core::provider_text::{clip, parse_retry_after};
 use crate::core::script::{self, Script};
 use serde_json::Value;
 use std::fmt;
@@ -145,16 +146,6 @@ pub fn parse_summary(c: &Completion) -> Result<String, LlmError> {
     Ok(s.to_string())
 }
 
-/// Seconds only: OpenAI sends delta-seconds, and an HTTP date would need a clock here.
-fn parse_retry_after(h: Option<&str>) -> Option<u32> {
-    let h = h?.trim();
-    if let Ok(n) = h.parse::<u64>() {
-        return Some(u32::try_from(n).unwrap_or(u32::MAX));
-    }
-    let f = h.parse::<f64>().ok().filter(|f| f.is_finite() && *f >= 0.0)?;
-    Some(f.ceil().min(u32::MAX as f64) as u32)
-}
-
 /// OpenAI's error body `{"error": {"message", "type", "code", "param"}}`, or whatever else a
 /// gateway in between answered.
 struct ApiError {
@@ -226,14 +217,6 @@ fn find_word(hay: &str, needle: &str) -> Option<usize> {
         from = at + needle.len();
     }
     None
-}
-
-/// At most `max` characters, marked when cut.
-fn clip(s: &str, max: usize) -> String {
-    match s.char_indices().nth(max) {
-        Some((i, _)) => format!("{}…", &s[..i]),
-        None => s.to_string(),
-    }
 }
 
 #[cfg(test)]
