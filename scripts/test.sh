@@ -44,6 +44,9 @@ NEON_ENDPOINT="http://$NEON_ADDR/sql" DATABASE_URL="$(pg_url "$PG_PORT" driver_c
 
 read -r passed failed < <(awk '/^test result:/ {for (i = 1; i <= NF; i++) {if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i}} END {print p + 0, f + 0}' "$RUN/cargo.log")
 npass=$(awk '/^ℹ pass / {print $3}' "$RUN/node.log"); nfail=$(awk '/^ℹ fail / {print $3}' "$RUN/node.log")
+# Figures, not a pass/fail: the chapter join's speed and peak memory.
+cargo run --quiet --release --example join_bench 2>&1 | tee "$RUN/bench.log" || status=1
+
 echo
 echo "tests: $((passed + ${npass:-0})) passed, $((failed + ${nfail:-0})) failed"
 exit $status
