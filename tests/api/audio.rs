@@ -195,3 +195,39 @@ fn a_tts_failure_in_chapter_2_then_a_retry_synthesises_only_the_missing_clips() 
     assert_eq!(last["status"], "completed", "{last}");
     assert_eq!(tts_requests(&stack).len(), distinct.len() - made, "only the missing clips are synthesised");
 }
+
+#[test]
+fn voice_overrides_are_checked_shown_and_used() {
+    let stack = TestStack::start();
+    let (_, key) = stack.create_user("hal");
+    let story = story_with_scripts(&stack, &key, 1);
+    let path = format!("/api/v1/stories/{story}/voices");
+    let before = stack.call(&key, "GET", &path, None).json();
+    let speakers: BTreeMap<String, String> = serde_json::from_value(before["speakers"].clone()).unwrap();
+    assert!(!speakers.is_empty(), "every speaker of the script has a voice: {before}");
+    let distinct: HashSet<&String> = speakers.values().collect();
+    assert_eq!(distinct.len(), speakers.len(), "main characters get distinct voices: {before}");
+    let (name, old_voice) = speakers.iter().next().unwrap();
+
+    let r = stack.call(&key, "PUT", &path, Some(&json!({ name.as_str(): "not-a-voice" })));
+    assert_eq!(r.status, 422);
+    assert_eq!(r.json()["error"]["code"], "validation_failed");
+    assert_eq!(stack.call(&key, "GET", &path, None).json(), before, "a refused PUT changes nothing");
+
+    // The narrator's voice is in the catalogue and is not any character's.
+    let new_voice = before["narrator"].as_str().unwrap();
+    assert_ne!(new_voice, old_voice);
+    let r = stack.call(&key, "PUT", &path, Some(&json!({ name.as_str(): new_voice })));
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.json()["speakers"][name.as_str()], new_voice);
+    assert_eq!(stack.call(&key, "GET", &path, None).json()["speakers"][name.as_str()], new_voice);
+
+    assert_eq!(start_audio(&stack, &key, &story)["status"], "completed");
+    let lines = stack.call(&key, "GET", &format!("/api/v1/stories/{story}/chapters/1"), None).json()["script"]["lines"].clone();
+    let texts: HashSet<&str> = lines.as_array().unwrap().iter().filter(|l| l["speaker"] == name.as_str()).map(|l| l["text"].as_str().unwrap()).collect();
+    let reqs = tts_requests(&stack);
+    for r in reqs.iter().filter(|r| texts.contains(r["body"]["text"].as_str().unwrap())) {
+        assert_eq!(r["voice_id"], new_voice, "{name}'s lines use the override");
+    }
+    assert!(reqs.iter().any(|r| r["voice_id"] == new_voice));
+}
