@@ -142,6 +142,15 @@ fn bad_input_gets_its_4xx_and_changes_nothing() {
     expect(stack.call(&key, "GET", &format!("/api/v1/stories/{story}/chapters/3"), None), 404, "not_found", None);
     expect(stack.call(&key, "GET", "/api/v1/stories/not-a-uuid", None), 404, "not_found", None);
     expect(stack.call(&key, "GET", "/api/v1/tasks/00000000-0000-4000-8000-000000000000", None), 404, "not_found", None);
+    // Audio needs scripts, also for a dry run; and only known chapters.
+    let audio = |body: Value| stack.call(&key, "POST", &format!("/api/v1/stories/{story}/audio"), Some(&body));
+    expect(audio(json!({})), 409, "conflict", None);
+    expect(audio(json!({"dry_run": true})), 409, "conflict", None);
+    expect(audio(json!({"chapters": [1], "dry_run": true})), 409, "conflict", None);
+    expect(audio(json!({"chapters": [9]})), 422, "validation_failed", Some("chapters[0]"));
+    expect(stack.call(&key, "GET", &format!("/api/v1/stories/{story}/audio"), None), 409, "conflict", None);
+    expect(stack.call(&key, "GET", &format!("/api/v1/stories/{story}/chapters/1/audio"), None), 404, "not_found", None);
+    expect(stack.call(&key, "PUT", &format!("/api/v1/stories/{story}/voices"), Some(&json!({"Mara": 7}))), 422, "validation_failed", Some("Mara"));
     let v = stack.call(&key, "GET", &format!("/api/v1/stories/{story}"), None).json();
     assert_eq!(v["status"], "draft", "no job was started by the bad requests");
 }
