@@ -21,3 +21,12 @@ pub async fn redrive(req: &Request, ctx: &Ctx, id: &str) -> Result<Response, Api
     ctx.env.queue(crate::platform::JOBS_QUEUE)?.send(JobMessage::step(&kind, id.clone(), step)).await?;
     json_response(202, &serde_json::json!({ "task_id": id, "step": step }))
 }
+
+/// `GET /api/v1/admin/tasks/{id}/progress` (admin): what the task's Durable Object holds right
+/// now (`null` once it expired), without refreshing it from the rows as `GET /tasks` does.
+pub async fn progress(req: &Request, ctx: &Ctx, id: &str) -> Result<Response, ApiError> {
+    require_admin(req, ctx)?;
+    let id = path_id(id, "task")?;
+    let doc = crate::progress::ProgressStub::for_task(&ctx.env, &id)?.get().await?;
+    json_response(200, &serde_json::json!({ "task_id": id, "progress": doc }))
+}

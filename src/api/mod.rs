@@ -83,6 +83,7 @@ async fn route(req: &mut Request, ctx: &Ctx) -> Result<Response, ApiError> {
         (["api", "v1", "admin", "probes"], Post) => probes::create(req, ctx).await,
         (["api", "v1", "admin", "probes", id], Get) => probes::get(req, ctx, id).await,
         (["api", "v1", "admin", "tasks", id, "redrive"], Post) => admin_tasks::redrive(req, ctx, id).await,
+        (["api", "v1", "admin", "tasks", id, "progress"], Get) => admin_tasks::progress(req, ctx, id).await,
         (s, _) if known_path(s) => Err(ApiError::method_not_allowed(format!("{} is not allowed on {path}", m.as_ref()))),
         _ => Err(ApiError::not_found(format!("no route for {path}"))),
     }
@@ -102,7 +103,7 @@ fn known_path(s: &[&str]) -> bool {
             | ["api", "v1", "tasks", _, "events" | "cancel"]
             | ["api", "v1", "admin", "probes"]
             | ["api", "v1", "admin", "probes", _]
-            | ["api", "v1", "admin", "tasks", _, "redrive"]
+            | ["api", "v1", "admin", "tasks", _, "redrive" | "progress"]
     )
 }
 

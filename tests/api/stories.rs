@@ -267,3 +267,22 @@ fn a_task_survives_a_worker_restart_through_the_sweeper() {
     assert_eq!(last["status"], "completed", "{last}");
     assert_eq!(last["progress"], 100);
 }
+
+#[test]
+fn a_finished_tasks_progress_object_expires_and_the_task_row_stays() {
+    let stack = TestStack::start_with(&[("PROGRESS_TTL_SECS", "2")]);
+    let (_, key) = stack.create_user("flo");
+    let story = new_story(&stack, &key, 1, false);
+    let task = generate(&stack, &key, &story, json!({}));
+    assert_eq!(stack.follow_task(&key, &task, LONG).pop().unwrap()["status"], "completed");
+    let live = stack.admin("GET", &format!("/api/v1/admin/tasks/{task}/progress"), None).json();
+    assert_eq!(live["progress"]["state"]["status"], "completed", "{live}");
+    stack.wait_for("the progress object to expire", Duration::from_secs(30), || {
+        let v = stack.admin("GET", &format!("/api/v1/admin/tasks/{task}/progress"), None).json();
+        v["progress"].is_null().then_some(())
+    });
+    // The record outlives the live view.
+    let v = stack.call(&key, "GET", &format!("/api/v1/tasks/{task}"), None).json();
+    assert_eq!(v["status"], "completed");
+    assert_eq!(v["progress"], 100);
+}
