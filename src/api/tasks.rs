@@ -21,32 +21,32 @@ async fn current(ctx: &Ctx, db: &Db, id: &str) -> Result<TaskView, ApiError> {
 }
 
 /// The caller's task named in the path, or 404 (also for another user's task).
-async fn owned(req: &Request, ctx: &Ctx, id: &str) -> Result<(Db, String, tasks::TaskRow), ApiError> {
+async fn owned(req: &Request, ctx: &Ctx, id: &str) -> Result<(Db, tasks::TaskRow), ApiError> {
     let user = auth::user(req, ctx).await?;
     let id = path_id(id, "task")?;
     let db = ctx.db()?;
     let task = tasks::get_owned(&db, &user.id, &id).await?.ok_or_else(|| ApiError::not_found("no such task"))?;
-    Ok((db, user.id, task))
+    Ok((db, task))
 }
 
 pub async fn get(req: &Request, ctx: &Ctx, id: &str) -> Result<Response, ApiError> {
-    let (db, _, task) = owned(req, ctx, id).await?;
+    let (db, task) = owned(req, ctx, id).await?;
     json_response(200, &current(ctx, &db, &task.id).await?)
 }
 
 pub async fn events(req: &Request, ctx: &Ctx, id: &str) -> Result<Response, ApiError> {
-    let (db, _, task) = owned(req, ctx, id).await?;
+    let (db, task) = owned(req, ctx, id).await?;
     // Makes sure the object holds the task before a subscriber asks it for the first event.
     current(ctx, &db, &task.id).await?;
     Ok(ProgressStub::for_task(&ctx.env, &task.id)?.events().await?)
 }
 
 pub async fn cancel(req: &Request, ctx: &Ctx, id: &str) -> Result<Response, ApiError> {
-    let (db, user_id, task) = owned(req, ctx, id).await?;
+    let (db, task) = owned(req, ctx, id).await?;
     if task.status.is_terminal() {
         return Err(ApiError::conflict(format!("the task is already {}", task.status.as_str())));
     }
-    tasks::cancel(&db, &user_id, &task.id).await?;
+    tasks::cancel(&db, &task).await?;
     crate::log::info("task_cancelled", serde_json::json!({ "task_id": task.id }));
     json_response(202, &current(ctx, &db, &task.id).await?)
 }

@@ -186,16 +186,14 @@ pub fn finish(id: &str, status: TaskStatus, message: &str, result: Option<&Value
     .bind(error.map(|e| serde_json::to_value(e).unwrap_or_default()))
 }
 
-/// Cancels an active task; returns it, or None when it was not active.
-pub async fn cancel(db: &Db, user_id: &str, id: &str) -> Result<Option<TaskRow>, NeonError> {
-    let Some(t) = get_owned(db, user_id, id).await? else { return Ok(None) };
-    if t.status.is_terminal() {
-        return Ok(Some(t));
-    }
+/// Cancels an active task: it ends `cancelled`, the chapter it was working on returns to its
+/// earlier status, and a story job's story becomes `cancelled`. A task that already ended is
+/// left as it is (the conditions are in the statements).
+pub async fn cancel(db: &Db, t: &TaskRow) -> Result<(), NeonError> {
     let story_status = if t.kind == "story" { Some("cancelled") } else { None };
     db.transaction(
         &[
-            finish(id, TaskStatus::Cancelled, "Cancelled", None, None),
+            finish(&t.id, TaskStatus::Cancelled, "Cancelled", None, None),
             chapters::restore_working(&t.story_id, &t.chapters),
             Query::new("UPDATE stories SET status = COALESCE($2, status), updated_at = now() WHERE id = $1")
                 .bind(&t.story_id)
@@ -203,8 +201,8 @@ pub async fn cancel(db: &Db, user_id: &str, id: &str) -> Result<Option<TaskRow>,
         ],
         None,
     )
-    .await?;
-    get_owned(db, user_id, id).await
+    .await
+    .map(|_| ())
 }
 
 /// Active tasks whose step nobody holds and that made no progress for `stall_secs`, marked

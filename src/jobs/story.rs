@@ -7,7 +7,7 @@ use super::step::{internal, NotRunning, StepCtx};
 use super::Outcome;
 use crate::core::llm::{self, ChapterContext, Completion, LlmError};
 use crate::core::neon::{NeonError, Query};
-use crate::core::task::{step_message, ErrorInfo, StoryPlan, StoryStep};
+use crate::core::task::{step_message, ChapterWork, ErrorInfo, StoryPlan, StoryStep};
 use crate::db::{chapters, stories, usage};
 use crate::providers::openai;
 use serde_json::json;
@@ -66,7 +66,7 @@ impl StoryRun<'_> {
         let task = &self.ctx.task;
         let db = &self.ctx.db;
         let rows = chapters::for_job(db, &self.story.id, &task.chapters).await?;
-        let works: Vec<_> = rows.iter().map(|r| r.work.clone()).collect();
+        let mut works: Vec<_> = rows.iter().map(|r| r.work.clone()).collect();
         let Some((work, _)) = self.plan().next_chapter(&works) else {
             let done = Query::new("UPDATE stories SET status = 'completed', updated_at = now() WHERE id = $1 AND status = 'generating'")
                 .bind(&self.story.id);
@@ -74,7 +74,8 @@ impl StoryRun<'_> {
         };
         let number = work.number;
         let position = task.chapters.iter().position(|n| *n == number).unwrap_or(0);
-        let mut row = rows.into_iter().find(|r| r.work.number == number).expect("chapter row");
+        let index = works.iter().position(|w| w.number == number).expect("chapter row");
+        let mut row = rows.into_iter().nth(index).expect("chapter row");
         loop {
             let step = self.plan().next_step(&row.work);
             if step == StoryStep::Done {
@@ -82,7 +83,7 @@ impl StoryRun<'_> {
             }
             self.ctx.ensure_running().await?;
             let message = step_message(position, task.chapters.len(), number, step);
-            self.ctx.begin(number, step.working_status(), self.progress().await?, &message).await?;
+            self.ctx.begin(number, step.working_status(), self.progress(&works), &message).await?;
 
             let earlier = chapters::earlier_summaries(db, &self.story.id, number).await?;
             let cx = ChapterContext {
@@ -124,8 +125,9 @@ impl StoryRun<'_> {
                 }
                 StoryStep::Done => unreachable!("the loop stops at Done"),
             };
+            works[index] = row.work.clone();
             let usage = self.usage(format!("{}:{}:{}:{:?}", task.id, number, self.ctx.step, step), &completion);
-            db.transaction(&[write, usage, crate::db::tasks::progress(&task.id, self.progress().await?, &message)], None).await?;
+            db.transaction(&[write, usage, crate::db::tasks::progress(&task.id, self.progress(&works), &message)], None).await?;
             self.ctx.publish().await;
         }
         Ok(self.ctx.hand_over().await?)
@@ -175,10 +177,9 @@ impl StoryRun<'_> {
         })
     }
 
-    async fn progress(&self) -> Result<u8, NeonError> {
-        let rows = chapters::for_job(&self.ctx.db, &self.story.id, &self.ctx.task.chapters).await?;
-        let works: Vec<_> = rows.into_iter().map(|r| r.work).collect();
-        // 100 is kept for the moment the task completes.
-        Ok(self.plan().progress(&works).min(99))
+    /// From the chapters as this step knows them (it is the only writer while it holds the
+    /// lease), so no query; 100 is kept for the moment the task completes.
+    fn progress(&self, works: &[ChapterWork]) -> u8 {
+        self.plan().progress(works).min(99)
     }
 }
