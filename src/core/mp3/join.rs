@@ -1,6 +1,6 @@
-use super::frame::{bitrates, samples_per_frame, style_of};
-use super::xing::{build, styled_silent_frame, toc_entry, toc_offset, Toc, XingSpec};
-use super::{duration_ms, Clip, Format, Mp3Error};
+use super::assemble::{plan, ClipFacts, Piece};
+use super::frame::samples_per_frame;
+use super::{Clip, Format, Mp3Error};
 
 /// A joined MP3: one Xing/Info frame, then audio frames.
 #[derive(Debug, Clone)]
@@ -22,90 +22,47 @@ pub fn pause_frames(format: Format, pause_ms: u32) -> u64 {
     (pause_ms as u64 * format.sample_rate as u64 + per_frame_x1000 / 2) / per_frame_x1000
 }
 
-/// Joins clips into one MP3: a Xing/Info frame (frame count, byte count, seek table), then each
-/// clip's frames in order, with `pause_ms` of silent frames before clip `i` (i > 0) where
-/// `pause_before[i]` is true (missing entries count as false).
+/// Joins clips into one MP3 in memory: `plan` for the same clips, then every piece copied into
+/// one allocation of the final size. Kept on top of `plan` so a chapter joined here and one
+/// streamed from stored clips cannot come out different.
 ///
-/// The output is allocated once at its final size. Pauses use the clips' bitrate when all
-/// frames share one, so the file stays CBR ("Info"); otherwise the lowest bitrate, since a
-/// silent frame carries no audio data whatever its size.
-/// The Xing frame and pauses copy the first audio frame's channel mode and flags, as LAME's own
-/// Info frame does, so every header in the file describes the stream the same way.
+/// A Xing/Info frame (frame count, byte count, seek table), then each clip's frames in order,
+/// with `pause_ms` of silent frames before clip `i` (i > 0) where `pause_before[i]` is true
+/// (missing entries count as false); see `plan` for pauses' bitrate and the header's style.
 pub fn join(clips: &[Clip], pause_before: &[bool], pause_ms: u32) -> Result<Joined, Mp3Error> {
-    let format = clips.first().ok_or(Mp3Error::Empty)?.format;
-    if let Some(c) = clips.iter().find(|c| c.format != format) {
-        return Err(Mp3Error::FormatMismatch { expected: format, found: c.format });
-    }
-    let clip_frames: u64 = clips.iter().map(|c| c.frame_count() as u64).sum();
-    if clip_frames == 0 {
-        return Err(Mp3Error::Empty);
-    }
-    if clips.iter().all(|c| c.is_silent()) {
-        return Err(Mp3Error::Silent);
-    }
+    let facts: Vec<ClipFacts> = clips.iter().map(ClipFacts::of).collect();
+    let a = plan(&facts, pause_before, pause_ms)?;
     for c in clips {
         if c.frames.iter().any(|r| r.start > r.end || r.end > c.data.len()) {
             return Err(Mp3Error::Truncated("a frame lies outside its clip's data".into()));
         }
     }
-
-    let rate = clips.iter().map(Clip::bitrate_kbps).reduce(|a, b| if a == b { a } else { None }).flatten();
-    let first_frame = clips.iter().find_map(|c| c.frames.first().map(|r| &c.data[r.clone()]));
-    let style = style_of(first_frame.unwrap_or(&[]));
-    let silence = styled_silent_frame(format, rate.unwrap_or(bitrates(format.version)[0]), style);
-    let pauses = (1..clips.len()).filter(|&i| pause_before.get(i).copied().unwrap_or(false)).count() as u64;
-    let per_pause = pause_frames(format, pause_ms);
-    let frames = clip_frames + pauses * per_pause;
-    let audio_bytes: u64 = clips.iter().map(Clip::audio_bytes).sum::<u64>() + pauses * per_pause * silence.len() as u64;
-
-    let spec = XingSpec { format, style, kbps: rate.unwrap_or(0), frames, audio_bytes, cbr: rate.is_some() };
-    let header = build(&spec, Toc::Placeholder);
-    let header_len = header.len();
-    let stream = header_len as u64 + audio_bytes;
-    let mut out = Vec::with_capacity(stream as usize);
-    out.extend_from_slice(&header);
-
-    // The seek table needs each percent's frame offset, known only while copying.
-    let mut toc = [0u8; 100];
-    let mut next_pct = 0usize;
-    let mut index = 0u64;
-    let mut push = |out: &mut Vec<u8>, f: &[u8]| {
-        while next_pct < 100 && frames * next_pct as u64 / 100 <= index {
-            toc[next_pct] = toc_entry(out.len() as u64, stream);
-            next_pct += 1;
-        }
-        out.extend_from_slice(f);
-        index += 1;
-    };
-    for (i, clip) in clips.iter().enumerate() {
-        if i > 0 && pause_before.get(i).copied().unwrap_or(false) {
-            for _ in 0..per_pause {
-                push(&mut out, &silence);
+    let mut out = Vec::with_capacity(a.total_len as usize);
+    out.extend_from_slice(&a.header);
+    for p in &a.pieces {
+        match *p {
+            Piece::Pause { frames } => {
+                for _ in 0..frames {
+                    out.extend_from_slice(a.pause_frame());
+                }
+            }
+            Piece::Clip { index, .. } => {
+                let c = &clips[index];
+                for r in &c.frames {
+                    out.extend_from_slice(&c.data[r.clone()]);
+                }
             }
         }
-        for r in &clip.frames {
-            push(&mut out, &clip.data[r.clone()]);
-        }
     }
-    // A Xing frame too small for a table (small CBR frames) was written without one.
-    let at = toc_offset(format);
-    if header_has_toc(&header, at) {
-        out[at..at + 100].copy_from_slice(&toc);
-    }
-    debug_assert_eq!(out.len() as u64, stream);
+    debug_assert_eq!(out.len() as u64, a.total_len);
     Ok(Joined {
         bytes: out,
-        format,
-        frames,
-        duration_ms: duration_ms(format, frames),
-        header_len,
-        bitrate_kbps: rate.unwrap_or(0),
+        format: a.format,
+        frames: a.frames,
+        duration_ms: a.duration_ms,
+        header_len: a.header_len,
+        bitrate_kbps: a.bitrate_kbps,
     })
-}
-
-/// Whether the header's flags (12 bytes before the table's place) announce a table.
-fn header_has_toc(header: &[u8], at: usize) -> bool {
-    header.get(at - 12..at - 8).is_some_and(|f| u32::from_be_bytes(f.try_into().unwrap()) & 4 != 0)
 }
 
 #[cfg(test)]

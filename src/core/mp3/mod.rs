@@ -1,5 +1,6 @@
 //! MP3 at the frame level: parse a TTS clip into its Layer III frames, join clips with silent
-//! pauses, and write the Xing/Info header that tells players the exact length.
+//! pauses (in memory, or planned from recorded facts and streamed), and write the Xing/Info
+//! header that tells players the exact length.
 //!
 //! Why by hand and not with a crate: the decoder crates (minimp3, symphonia) decode to PCM, which
 //! costs far more memory and wasm size than joining needs, and re-encoding would need an encoder
@@ -8,6 +9,7 @@
 //! is frames × samples per frame. The only cross-frame state, the bit reservoir, is kept intact
 //! because every clip is copied whole and starts with an empty reservoir (see `Clip::parse`).
 
+mod assemble;
 mod clip;
 pub mod frame;
 mod join;
@@ -16,6 +18,7 @@ mod xing;
 
 use std::fmt;
 
+pub use assemble::{plan, Assembly, ClipFacts, Piece};
 pub use clip::Clip;
 pub use frame::samples_per_frame;
 pub use join::{join, Joined};
