@@ -8,7 +8,8 @@ use std::process::Command;
 
 use talecast::core::id3::{book_tag, ChapterMark};
 use talecast::core::mp3::{
-    self, book_xing, duration_ms, frame, join, read_xing, samples_per_frame, Clip, Format, Mp3Error, Version,
+    self, book_xing, duration_ms, frame, join, plan, read_xing, samples_per_frame, Clip, ClipFacts, Format, Mp3Error,
+    Piece, Version,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -478,6 +479,102 @@ fn join_refuses_mismatched_formats() {
     assert_eq!(Clip::parse(same).unwrap().frame_count(), 2 * b.frame_count());
 }
 
+/// The seek table from the real frame positions, found by walking the file's frames.
+fn exact_toc(bytes: &[u8], header_len: usize, frames: u64) -> [u8; 100] {
+    let mut starts = Vec::new();
+    let mut at = header_len;
+    while at < bytes.len() {
+        starts.push(at as u64);
+        at += frame::Header::parse(&bytes[at..]).unwrap().len;
+    }
+    assert_eq!(starts.len() as u64, frames);
+    std::array::from_fn(|i| {
+        let pos = starts[(frames * i as u64 / 100) as usize];
+        (pos as u128 * 256 / bytes.len() as u128).min(255) as u8
+    })
+}
+
+/// Streams a chapter as the Worker does: each clip stored as its frames only (a file here) with
+/// its facts as metadata, the header planned from the facts read back, then each stored clip
+/// read and copied in turn. Checks it against `join` and ffprobe; returns the largest difference
+/// between its seek table and the exact one, and the largest piece's span in table units (what
+/// interpolation inside a piece can be off by).
+fn check_streamed(dir: &Path, name: &str, clips: Vec<Clip>, pause_before: &[bool], pause_ms: u32) -> (u8, u8) {
+    let joined = join(&clips, pause_before, pause_ms).unwrap();
+    let mut facts = Vec::new();
+    let mut stored = Vec::new();
+    for (i, clip) in clips.into_iter().enumerate() {
+        let meta: std::collections::HashMap<String, String> = ClipFacts::of(&clip).to_metadata().into_iter().collect();
+        let f = ClipFacts::from_metadata(|k| meta.get(k).cloned()).expect("facts read back");
+        assert_eq!(f, ClipFacts::of(&clip), "{name}");
+        let path = dir.join(format!("{name}-{i}.frames"));
+        std::fs::write(&path, clip.into_frames_only()).unwrap();
+        facts.push(f);
+        stored.push(path);
+    }
+    let a = plan(&facts, pause_before, pause_ms).unwrap();
+    let mut out = a.header.clone();
+    for p in &a.pieces {
+        match *p {
+            Piece::Pause { frames } => out.extend(a.pause_bytes(frames)),
+            Piece::Clip { index, bytes } => {
+                let b = std::fs::read(&stored[index]).unwrap();
+                facts[index].check_stored_len(b.len() as u64).unwrap();
+                facts[index].check_stored_start(&b).unwrap();
+                assert_eq!(b.len() as u64, bytes);
+                out.extend(b);
+            }
+        }
+    }
+    assert_eq!(out.len() as u64, a.total_len, "{name}");
+    assert!(out == joined.bytes, "{name}: streamed chapter differs from join");
+    assert_eq!((a.frames, a.duration_ms, a.bitrate_kbps), (joined.frames, joined.duration_ms, joined.bitrate_kbps));
+
+    let path = dir.join(format!("{name}.mp3"));
+    std::fs::write(&path, &out).unwrap();
+    let p = ffprobe(&path);
+    assert_eq!(p.packets, a.frames, "{name}");
+    let diff_ms = (p.duration * 1000.0 - a.duration_ms as f64).abs();
+    assert!(diff_ms <= frame_secs(a.format) * 1000.0, "{name}: ffprobe {} s, planned {} ms", p.duration, a.duration_ms);
+    assert_eq!(decode_errors(&path), "", "{name}");
+
+    let toc = read_xing(&out).unwrap().toc.expect("a seek table");
+    assert!(toc.windows(2).all(|w| w[0] <= w[1]), "{name}: {toc:?}");
+    let exact = exact_toc(&out, a.header_len, a.frames);
+    let worst = toc.iter().zip(exact).map(|(&t, e)| t.abs_diff(e)).max().unwrap();
+    let widest = a.pieces.iter().map(|p| a.piece_len(p)).max().unwrap();
+    let span = (widest * 256).div_ceil(a.total_len) as u8;
+    eprintln!(
+        "{name:14} {} frames, {} bytes, ffprobe {:.6} s, table off by {worst} at most (widest piece {span})",
+        a.frames,
+        out.len(),
+        p.duration
+    );
+    (worst, span)
+}
+
+#[test]
+fn streamed_chapter_is_join_byte_for_byte() {
+    let dir = workdir("stream");
+    // ElevenLabs' mp3_44100_128: frames of 417 or 418 bytes (LAME pads), so the table is
+    // interpolated inside each clip and may be a 1/256 step off where a frame straddles one.
+    let eleven = clips(&dir, "a", "-b 128 -m m --add-id3v2 --tt line", 1, &[1.1, 0.4, 2.6, 0.9]);
+    assert!(eleven[2].frames.iter().any(|r| r.len() == 417) && eleven[2].frames.iter().any(|r| r.len() == 418));
+    assert!(check_streamed(&dir, "eleven", eleven, &[false, true, true, false], 400).0 <= 1);
+    // Frames of one size (24 kHz, 64 kbit/s: 192 bytes): the table is exact.
+    let even = clips(&dir, "b", "-b 64 --resample 24 -m m", 1, &[0.8, 1.7, 0.3]);
+    assert!(even.iter().all(|c| c.frames.iter().all(|r| r.len() == 192)));
+    assert_eq!(check_streamed(&dir, "even", even, &[false, true, true], 350).0, 0);
+    // VBR: interpolated, so off by less than a clip's share of the file (large here with three
+    // short clips; a chapter of 150 lines spans about 2 of 256 per clip).
+    let vbr = clips(&dir, "c", "-V 5 --resample 22.05", 2, &[1.2, 0.6, 1.0]);
+    let (worst, span) = check_streamed(&dir, "vbr", vbr, &[false, true, true], 300);
+    assert!(worst <= span, "{worst} > {span}");
+    let many = clips(&dir, "d", "-V 4", 1, &[0.3; 40]);
+    let (worst, span) = check_streamed(&dir, "vbr_many", many, &vec![true; 40], 200);
+    assert!(worst <= span && worst <= 3, "{worst}, {span}");
+}
+
 /// A clip cut from a longer stream starts with frames whose audio data began in frames it lacks;
 /// parse rewrites them as silent frames (CRC included: the frames here are protected, and
 /// ffmpeg checks CRCs in `decode_errors`).
@@ -571,6 +668,13 @@ fn check_clip(c: &Clip) {
     if let Ok(j) = join(&[c.clone(), c.clone()], &[false, true], 300) {
         assert_eq!(read_xing(&j.bytes).unwrap().frames, j.frames);
     }
+    // Whatever parse accepts, its stored form and facts agree and survive metadata.
+    let facts = ClipFacts::of(c);
+    let meta: std::collections::HashMap<String, String> = facts.to_metadata().into_iter().collect();
+    assert_eq!(ClipFacts::from_metadata(|k| meta.get(k).cloned()).as_ref(), Some(&facts));
+    let stored = c.clone().into_frames_only();
+    assert_eq!(facts.check_stored_len(stored.len() as u64), Ok(()));
+    assert_eq!(facts.check_stored_start(&stored), Ok(()));
 }
 
 #[test]

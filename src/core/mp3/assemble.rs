@@ -8,9 +8,11 @@
 //!
 //! The seek table (TOC) is exact where frame positions follow from the facts: in pauses, and in
 //! clips whose frames all have one size. Inside other clips (VBR, or CBR with padding bytes)
-//! a frame's position is interpolated linearly between the clip's start and end; a TOC entry is
-//! 1/256 of the file, so the error is at most the clip's length and, for padded CBR, under a
-//! byte — players only use the table to land near a position and then resync on frame headers.
+//! a frame's position is interpolated linearly between the clip's start and end. A TOC entry is
+//! 1/256 of the file, so an entry is off by at most the clip's share of the file (about 2 steps
+//! for a VBR chapter of 150 lines) and, for padded CBR, by under a byte, which moves an entry
+//! only where it straddles a step. Players use the table only to land near a position and then
+//! resync on frame headers, so this is enough; a finer table would need per-clip frame sizes.
 
 use super::frame::{bitrates, frame_len, style_of, version_for_rate, Header};
 use super::join::pause_frames;
