@@ -1,14 +1,22 @@
-//! Benchmark of the chapter join, printing figures (not a test): how long parsing and joining a
-//! chapter's clips takes, and the peak heap it needs relative to the chapter's size, which is
-//! what bounds the audio job in a 128 MB Worker.
+//! Benchmark of the chapter join, printing figures (not a test): how long building a chapter
+//! takes and the peak heap it needs, which is what bounds the audio job in a 128 MB Worker.
+//! Two ways, for chapters of 1x, 4x and 16x a base chapter:
+//! - join: every clip parsed in memory, then joined into one Vec (peak: clips + chapter);
+//! - stream: clips stored as frames only with their facts (files under target/join_bench/
+//!   stand in for R2 and are not counted), the header planned from the facts, then each stored
+//!   clip read whole, one at a time, and written out through a fixed buffer. Its peak is what
+//!   a Worker would hold: the facts and the plan (~100 bytes a clip), one clip, the buffer.
 //!
 //! `cargo run --release --example join_bench [lines] [seconds-per-line]` (needs `lame`).
 
 use std::alloc::{GlobalAlloc, Layout, System};
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
-use talecast::core::mp3::{join, Clip};
+use talecast::core::mp3::{join, plan, Clip, ClipFacts, Piece};
 
 /// Counts live heap bytes and their high-water mark.
 struct Counting;
@@ -64,31 +72,122 @@ fn make_clip(secs: f64, hz: f64) -> Vec<u8> {
     bytes
 }
 
-fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    let lines: usize = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(150);
-    let secs: f64 = args.get(2).and_then(|a| a.parse().ok()).unwrap_or(4.0);
-    let voices: Vec<Vec<u8>> = [220.0, 330.0, 440.0].iter().map(|hz| make_clip(secs, *hz)).collect();
+/// What a chunked writer (the FixedLengthStream's side) holds, whatever the chapter's size.
+const CHUNK: usize = 64 * 1024;
+
+fn mib(b: usize) -> f64 {
+    b as f64 / (1024.0 * 1024.0)
+}
+
+/// Starts measuring: the peak from now on, over what is live now.
+fn measure_from() -> usize {
     let base = LIVE.load(Ordering::Relaxed);
     PEAK.store(base, Ordering::Relaxed);
-    let raw: Vec<Vec<u8>> = (0..lines).map(|i| voices[i % voices.len()].clone()).collect();
-    let input_bytes: usize = raw.iter().map(Vec::len).sum();
+    base
+}
 
+/// The store as the audio step leaves it: per clip, its frames only and its facts as metadata.
+fn fill_store(dir: &Path, voices: &[Vec<u8>], lines: usize) {
+    let _ = std::fs::remove_dir_all(dir);
+    std::fs::create_dir_all(dir).unwrap();
+    for i in 0..lines {
+        let clip = Clip::parse(voices[i % voices.len()].clone()).expect("LAME output parses");
+        let meta: String = ClipFacts::of(&clip).to_metadata().iter().map(|(k, v)| format!("{k}={v}\n")).collect();
+        std::fs::write(dir.join(format!("{i}.meta")), meta).unwrap();
+        std::fs::write(dir.join(format!("{i}.frames")), clip.into_frames_only()).unwrap();
+    }
+}
+
+/// Reads one clip's metadata, as a Worker gets it with the object's head.
+fn read_facts(dir: &Path, i: usize) -> ClipFacts {
+    let text = std::fs::read_to_string(dir.join(format!("{i}.meta"))).unwrap();
+    let meta: HashMap<&str, &str> = text.lines().filter_map(|l| l.split_once('=')).collect();
+    ClipFacts::from_metadata(|k| meta.get(k).map(|v| v.to_string())).expect("facts read back")
+}
+
+struct Streamed {
+    ms: f64,
+    peak: usize,
+    largest_clip: u64,
+    len: u64,
+}
+
+/// The streamed chapter, written to `out`.
+fn stream(dir: &Path, lines: usize, pause_before: &[bool], out: &Path) -> Streamed {
+    let base = measure_from();
     let t = Instant::now();
-    let clips: Vec<Clip> = raw.into_iter().map(|b| Clip::parse(b).expect("LAME output parses")).collect();
-    let parse_ms = t.elapsed().as_secs_f64() * 1000.0;
-    let pause_before: Vec<bool> = (0..lines).map(|i| i > 0).collect();
-    let t = Instant::now();
-    let joined = join(&clips, &pause_before, 400).expect("clips join");
-    let join_ms = t.elapsed().as_secs_f64() * 1000.0;
-    // Everything the step holds at once: the chapter's clips and the joined chapter.
+    let facts: Vec<ClipFacts> = (0..lines).map(|i| read_facts(dir, i)).collect();
+    let a = plan(&facts, pause_before, 400).expect("clips plan");
+    let mut w = std::io::BufWriter::with_capacity(CHUNK, std::fs::File::create(out).unwrap());
+    w.write_all(&a.header).unwrap();
+    for p in &a.pieces {
+        match *p {
+            Piece::Pause { frames } => w.write_all(&a.pause_bytes(frames)).unwrap(),
+            Piece::Clip { index, .. } => {
+                let clip = std::fs::read(dir.join(format!("{index}.frames"))).unwrap();
+                facts[index].check_stored_len(clip.len() as u64).expect("stored clip matches its facts");
+                facts[index].check_stored_start(&clip).expect("stored clip starts with a frame");
+                w.write_all(&clip).unwrap();
+            }
+        }
+    }
+    w.flush().unwrap();
+    drop(w);
+    let ms = t.elapsed().as_secs_f64() * 1000.0;
     let peak = PEAK.load(Ordering::Relaxed) - base;
+    Streamed { ms, peak, largest_clip: facts.iter().map(|f| f.bytes).max().unwrap(), len: a.total_len }
+}
 
-    let mib = |b: usize| b as f64 / (1024.0 * 1024.0);
-    println!("join_bench: {lines} clips of {secs} s, chapter {:.1} min", joined.duration_ms as f64 / 60_000.0);
-    println!("  clips in:    {:.2} MiB", mib(input_bytes));
-    println!("  chapter out: {:.2} MiB, {} frames", mib(joined.bytes.len()), joined.frames);
-    println!("  parse:       {parse_ms:.1} ms ({:.0} MiB/s)", mib(input_bytes) / (parse_ms / 1000.0));
-    println!("  join:        {join_ms:.1} ms ({:.0} MiB/s)", mib(joined.bytes.len()) / (join_ms / 1000.0));
-    println!("  peak heap:   {:.2} MiB (clips + chapter) = {:.2} x the chapter", mib(peak), peak as f64 / joined.bytes.len() as f64);
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let base_lines: usize = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(150);
+    let secs: f64 = args.get(2).and_then(|a| a.parse().ok()).unwrap_or(4.0);
+    let voices: Vec<Vec<u8>> = [220.0, 330.0, 440.0].iter().map(|hz| make_clip(secs, *hz)).collect();
+    let store: PathBuf = Path::new(env!("CARGO_MANIFEST_DIR")).join("target").join("join_bench");
+    let multiples = [1usize, 4, 16];
+    // One store for all sizes: a smaller chapter uses the first clips.
+    fill_store(&store.join("clips"), &voices, base_lines * multiples[multiples.len() - 1]);
+
+    println!("join_bench: base chapter {base_lines} clips of {secs} s; 128 kbit/s mono; store in {}", store.display());
+    println!(
+        "  {:>5} {:>6} {:>7} {:>9} | {:>8} {:>10} {:>9} | {:>8} {:>10} {:>13}",
+        "size", "clips", "min", "MiB", "join ms", "peak MiB", "x chapter", "strm ms", "peak MiB", "x largest clip"
+    );
+    for m in multiples {
+        let lines = base_lines * m;
+        let pause_before: Vec<bool> = (0..lines).map(|i| i > 0).collect();
+        let out = store.join(format!("chapter-{m}x.mp3"));
+        let s = stream(&store.join("clips"), lines, &pause_before, &out);
+
+        let base = measure_from();
+        let t = Instant::now();
+        let raw: Vec<Vec<u8>> = (0..lines).map(|i| voices[i % voices.len()].clone()).collect();
+        let clips: Vec<Clip> = raw.into_iter().map(|b| Clip::parse(b).expect("LAME output parses")).collect();
+        let joined = join(&clips, &pause_before, 400).expect("clips join");
+        let join_ms = t.elapsed().as_secs_f64() * 1000.0;
+        // Everything the step holds at once: the chapter's clips and the joined chapter.
+        let join_peak = PEAK.load(Ordering::Relaxed) - base;
+        drop(clips);
+
+        assert_eq!(s.len, joined.bytes.len() as u64);
+        assert!(std::fs::read(&out).unwrap() == joined.bytes, "streamed chapter differs from join");
+        let _ = std::fs::remove_file(&out);
+        println!(
+            "  {:>4}x {:>6} {:>7.1} {:>9.2} | {:>8.1} {:>10.2} {:>9.2} | {:>8.1} {:>10.3} {:>13.2}",
+            m,
+            lines,
+            joined.duration_ms as f64 / 60_000.0,
+            mib(joined.bytes.len()),
+            join_ms,
+            mib(join_peak),
+            join_peak as f64 / joined.bytes.len() as f64,
+            s.ms,
+            mib(s.peak),
+            s.peak as f64 / s.largest_clip as f64,
+        );
+    }
+    println!("  join: parse + join in memory; strm: stored clips read one at a time and written through a");
+    println!("  {} KiB buffer; its peak is facts + plan (~80 B a clip) + one clip + the buffer.", CHUNK / 1024);
+    println!("  Every streamed chapter was checked byte-identical to join's.");
+    let _ = std::fs::remove_dir_all(&store);
 }

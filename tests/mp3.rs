@@ -571,7 +571,7 @@ fn streamed_chapter_is_join_byte_for_byte() {
     let (worst, span) = check_streamed(&dir, "vbr", vbr, &[false, true, true], 300);
     assert!(worst <= span, "{worst} > {span}");
     let many = clips(&dir, "d", "-V 4", 1, &[0.3; 40]);
-    let (worst, span) = check_streamed(&dir, "vbr_many", many, &vec![true; 40], 200);
+    let (worst, span) = check_streamed(&dir, "vbr_many", many, &[true; 40], 200);
     assert!(worst <= span && worst <= 3, "{worst}, {span}");
 }
 
