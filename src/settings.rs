@@ -13,6 +13,8 @@ pub struct Settings {
     /// Where Neon's SQL-over-HTTP endpoint is; empty means "derive it from DATABASE_URL".
     pub neon_http_endpoint: Option<String>,
     pub admin_token: String,
+    /// A Neon round trip that takes longer is aborted.
+    pub neon_timeout_secs: u64,
 }
 
 impl Settings {
@@ -21,6 +23,7 @@ impl Settings {
             database_url: secret(env, "DATABASE_URL")?,
             neon_http_endpoint: var(env, "NEON_HTTP_ENDPOINT"),
             admin_token: secret(env, "ADMIN_TOKEN")?,
+            neon_timeout_secs: number(env, "NEON_TIMEOUT_SECS", 30),
         })
     }
 }
@@ -53,7 +56,13 @@ pub struct JobSettings {
     /// Transient failures (429, 5xx, timeouts) in a row before the task fails.
     pub transient_retries: u32,
     /// How long a consumer holds a task's step; a crashed holder frees it when this runs out.
+    /// The holder renews it before every paid call.
     pub lease_secs: u64,
+    /// Deliveries of one step that did not finish (errors, crashes, lost leases) before the
+    /// task fails with `job_failed`.
+    pub max_step_attempts: u32,
+    /// Logged with each step; the clip batch size keeps a step far below it.
+    pub max_subrequests_per_step: u32,
     /// The sweeper re-drives an active task with no progress for this long.
     pub stall_after_secs: u64,
     /// How long a finished task's progress object is kept.
@@ -71,11 +80,14 @@ impl JobSettings {
             llm: LlmSettings {
                 model: var(env, "OPENAI_MODEL").unwrap_or_else(|| "gpt-4o-mini".into()),
                 temperature: var(env, "OPENAI_TEMPERATURE").and_then(|t| t.parse().ok()).unwrap_or(0.8),
+                max_completion_tokens: number(env, "LLM_MAX_COMPLETION_TOKENS", 8000),
             },
             llm_timeout_secs: number(env, "LLM_TIMEOUT_SECS", 120),
             bad_answer_retries: number(env, "LLM_BAD_ANSWER_RETRIES", 2),
             transient_retries: number(env, "LLM_TRANSIENT_RETRIES", 4),
             lease_secs: number(env, "JOB_LEASE_SECS", 600),
+            max_step_attempts: number(env, "MAX_STEP_ATTEMPTS", 5),
+            max_subrequests_per_step: number(env, "MAX_SUBREQUESTS_PER_STEP", 1000),
             stall_after_secs: number(env, "STALL_AFTER_SECS", 300),
             progress_ttl_secs: number(env, "PROGRESS_TTL_SECS", 86_400),
             prices,
@@ -109,6 +121,8 @@ pub struct AudioSettings {
     pub transient_retries: u32,
     /// Silence between lines of different speakers.
     pub pause_ms: u32,
+    /// Clips one step makes before handing over to the next message of the same chapter.
+    pub clips_per_step: usize,
 }
 
 impl AudioSettings {
@@ -124,6 +138,7 @@ impl AudioSettings {
             tts_timeout_secs: number(env, "TTS_TIMEOUT_SECS", 60),
             transient_retries: number(env, "TTS_TRANSIENT_RETRIES", 4),
             pause_ms: number(env, "AUDIO_PAUSE_MS", 400),
+            clips_per_step: number(env, "TTS_CLIPS_PER_STEP", 60usize).max(1),
         })
     }
 }

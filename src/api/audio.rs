@@ -48,7 +48,7 @@ pub async fn start(req: &mut Request, ctx: &Ctx, id: &str) -> Result<Response, A
 
     if r.dry_run {
         // Clips made before are reused, so the estimate counts only the ones missing.
-        let existing = existing_clips(&ctx.env.bucket(crate::platform::AUDIO_BUCKET)?, &id).await?;
+        let existing = existing_clips(&ctx.env.bucket(crate::platform::AUDIO_BUCKET)?, &id, &Default::default()).await?;
         let prices = JobSettings::from_env(&ctx.env).map(|j| j.prices).unwrap_or_default();
         let (mut characters, mut total, mut cost, mut clips, mut cached) = (0u64, 0u64, 0f64, 0usize, 0usize);
         let mut counted = std::collections::HashSet::new();
@@ -58,7 +58,7 @@ pub async fn start(req: &mut Request, ctx: &Ctx, id: &str) -> Result<Response, A
                 let chars = tts::characters(&[line.spec.text]);
                 total += chars;
                 clips += 1;
-                if existing.contains(&line.key) || !counted.insert(line.key.clone()) {
+                if existing.contains_key(&line.key) || !counted.insert(line.key.clone()) {
                     cached += 1;
                     continue;
                 }

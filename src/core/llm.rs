@@ -14,6 +14,8 @@ pub use response::{classify, parse_script, parse_summary, Completion, LlmError};
 pub struct LlmSettings {
     pub model: String,
     pub temperature: f64,
+    /// Caps every answer's length, so a runaway answer cannot cost more than this.
+    pub max_completion_tokens: u32,
 }
 
 /// What the prompts need to know about the story and this chapter.

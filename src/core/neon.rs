@@ -496,6 +496,16 @@ impl NeonError {
             _ => None,
         }
     }
+    /// Worth trying again shortly: no answer, the endpoint's own 5xx (a waking or restarting
+    /// compute), or PostgreSQL refusing connections (SQLSTATE classes 08 and 57P).
+    pub fn is_transient(&self) -> bool {
+        match self {
+            NeonError::Transport(_) => true,
+            NeonError::Http { status, .. } => *status >= 500,
+            NeonError::Db(e) => e.code.starts_with("08") || e.code.starts_with("57P"),
+            _ => false,
+        }
+    }
     /// 23505: the caller maps it to `409 conflict`.
     pub fn is_unique_violation(&self) -> bool {
         self.sqlstate() == Some("23505")

@@ -193,5 +193,32 @@ pub fn step_message(position: usize, total: usize, chapter: u32, step: StoryStep
     format!("Chapter {chapter} ({} of {total}): {}", position + 1, step.describe())
 }
 
+/// Retry-After values above this are not honoured: a provider that asks for an hour would
+/// otherwise leave the task looking stalled (and re-driven) while it waits.
+pub const MAX_RETRY_DELAY_SECS: u32 = 120;
+
+/// How long a step waits before its message is delivered again after transient failure
+/// number `failures`: the provider's Retry-After when it gave one, else a doubling backoff,
+/// clamped to 1 s .. min(MAX_RETRY_DELAY_SECS, half the stall threshold), so the sweeper never
+/// mistakes a task that waits on purpose for a stalled one.
+pub fn retry_delay_secs(retry_after: Option<u32>, failures: u32, stall_after_secs: u64) -> u32 {
+    let backoff = (crate::core::llm::backoff_ms(failures, 2_000, 60_000) / 1000) as u32;
+    let cap = MAX_RETRY_DELAY_SECS.min((stall_after_secs / 2).min(u32::MAX as u64) as u32).max(1);
+    retry_after.unwrap_or(backoff).clamp(1, cap)
+}
+
+/// A claim that took over a lease its holder never gave back (a crash, or a holder that is
+/// still alive but late) waits until that holder's last paid call has certainly ended: its
+/// lease ran out `expired_ms_ago` ms ago (negative: not yet), and the holder renews before
+/// every call, so its last call began at the latest when the lease was last renewed and is
+/// aborted `call_timeout_secs` later. After the wait, whatever it made is in storage and it
+/// can start nothing new (its renewal fails), so no clip or answer is paid twice.
+pub fn takeover_wait_ms(expired_ms_ago: Option<i64>, call_timeout_secs: u64, lease_secs: u64) -> u64 {
+    let Some(ago) = expired_ms_ago else { return 0 };
+    // Last renewal = expiry - lease; last call ends by renewal + timeout (+ 2 s to store).
+    let ends_after_expiry_ms = (call_timeout_secs as i64 - lease_secs as i64) * 1000 + 2_000;
+    (ends_after_expiry_ms - ago).max(0) as u64
+}
+
 #[cfg(test)]
 mod tests;

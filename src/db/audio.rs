@@ -1,6 +1,6 @@
 //! The audio columns of `chapters`, and the story's voice maps.
 
-use super::{chapters::int_array, Db};
+use super::{chapters::int_array, tasks::Lease, Db};
 use crate::core::neon::{NeonError, Query, Row};
 use crate::core::script::Script;
 use serde::{Deserialize, Serialize};
@@ -62,21 +62,23 @@ pub struct StoredAudio<'a> {
     pub meta: &'a AudioMeta,
 }
 
-/// Records a chapter's MP3, only while its task runs (a cancelled task's late write is dropped).
-pub fn store(story_id: &str, number: u32, task_id: &str, a: &StoredAudio) -> Query {
+/// Records a chapter's MP3, only while the step still holds its lease (a cancelled task's or
+/// a taken-over delivery's late write is dropped).
+pub fn store(story_id: &str, number: u32, lease: &Lease, a: &StoredAudio) -> Query {
     Query::new(
         "UPDATE chapters SET audio_key = $4, audio_duration_ms = $5, audio_bytes = $6, audio_characters = $7, audio_meta = $8, \
            audio_task_id = $3, status = 'audio_ready', previous_status = NULL, error = NULL, updated_at = now() \
-         WHERE story_id = $1 AND number = $2 AND EXISTS (SELECT 1 FROM tasks WHERE id = $3 AND status = 'running')",
+         WHERE story_id = $1 AND number = $2 AND EXISTS (SELECT 1 FROM tasks WHERE id = $3 AND lease_token = $9 AND status = 'running')",
     )
     .bind(story_id)
     .bind(number)
-    .bind(task_id)
+    .bind(&lease.task_id)
     .bind(a.key)
     .bind(a.duration_ms as i64)
     .bind(a.bytes as i64)
     .bind(a.characters as i64)
     .bind(serde_json::to_value(a.meta).unwrap_or_default())
+    .bind(&lease.token)
 }
 
 #[derive(Debug, Clone)]

@@ -1,9 +1,9 @@
 //! `chapters`: the record of each chapter's work.
 
-use super::Db;
+use super::{tasks::Lease, Db};
 use crate::core::neon::{NeonError, Param, Query, Row};
 use crate::core::script::Script;
-use crate::core::task::{ChapterWork, ErrorInfo};
+use crate::core::task::ChapterWork;
 use serde::Serialize;
 use serde_json::{json, Value};
 
@@ -161,76 +161,67 @@ pub async fn earlier_summaries(db: &Db, story_id: &str, number: u32) -> Result<V
     .collect()
 }
 
-/// Statements below change a chapter only while its task is running, so a cancelled or
-/// failed task's late answer is dropped instead of overwriting what the cancel restored.
-const WHILE_RUNNING: &str = "EXISTS (SELECT 1 FROM tasks WHERE id = $3 AND status = 'running')";
+/// Statements below change a chapter only while the step holding `lease` still holds it, so
+/// a cancelled task's or a taken-over delivery's late answer is dropped instead of
+/// overwriting what came after. Task id is `$3`; `token` is the token's parameter.
+fn held(token: u8) -> String {
+    format!("EXISTS (SELECT 1 FROM tasks WHERE id = $3 AND lease_token = ${token} AND status = 'running')")
+}
 
-pub fn mark_working(story_id: &str, number: u32, task_id: &str, status: &str) -> Query {
+pub fn mark_working(story_id: &str, number: u32, lease: &Lease, status: &str) -> Query {
     Query::new(format!(
         "UPDATE chapters SET previous_status = CASE WHEN status IN ('generating_script', 'enhancing', 'generating_audio') \
            THEN previous_status ELSE status END, status = $4, error = NULL, updated_at = now() \
-         WHERE story_id = $1 AND number = $2 AND {WHILE_RUNNING}"
+         WHERE story_id = $1 AND number = $2 AND {}",
+        held(5)
     ))
     .bind(story_id)
     .bind(number)
-    .bind(task_id)
+    .bind(&lease.task_id)
     .bind(status)
+    .bind(&lease.token)
 }
 
 /// A new script replaces the chapter's later work: the enhanced script and summary belonged
 /// to the old one.
-pub fn store_script(story_id: &str, number: u32, task_id: &str, script: &Script) -> Query {
+pub fn store_script(story_id: &str, number: u32, lease: &Lease, script: &Script) -> Query {
     Query::new(format!(
         "UPDATE chapters SET script = $4, title = $5, enhanced = NULL, summary = NULL, task_id = $3, status = 'script_ready', \
            previous_status = NULL, error = NULL, updated_at = now() \
-         WHERE story_id = $1 AND number = $2 AND {WHILE_RUNNING}"
+         WHERE story_id = $1 AND number = $2 AND {}",
+        held(6)
     ))
     .bind(story_id)
     .bind(number)
-    .bind(task_id)
+    .bind(&lease.task_id)
     .bind(serde_json::to_value(script).unwrap_or_default())
     .bind(&script.title)
+    .bind(&lease.token)
 }
 
-pub fn store_enhanced(story_id: &str, number: u32, task_id: &str, script: &Script) -> Query {
+pub fn store_enhanced(story_id: &str, number: u32, lease: &Lease, script: &Script) -> Query {
     Query::new(format!(
         "UPDATE chapters SET enhanced = $4, title = $5, summary = NULL, status = 'enhanced', previous_status = NULL, \
            error = NULL, updated_at = now() \
-         WHERE story_id = $1 AND number = $2 AND {WHILE_RUNNING}"
+         WHERE story_id = $1 AND number = $2 AND {}",
+        held(6)
     ))
     .bind(story_id)
     .bind(number)
-    .bind(task_id)
+    .bind(&lease.task_id)
     .bind(serde_json::to_value(script).unwrap_or_default())
     .bind(&script.title)
+    .bind(&lease.token)
 }
 
-pub fn store_summary(story_id: &str, number: u32, task_id: &str, summary: &str) -> Query {
+pub fn store_summary(story_id: &str, number: u32, lease: &Lease, summary: &str) -> Query {
     Query::new(format!(
-        "UPDATE chapters SET summary = $4, updated_at = now() WHERE story_id = $1 AND number = $2 AND {WHILE_RUNNING}"
+        "UPDATE chapters SET summary = $4, updated_at = now() WHERE story_id = $1 AND number = $2 AND {}",
+        held(5)
     ))
     .bind(story_id)
     .bind(number)
-    .bind(task_id)
+    .bind(&lease.task_id)
     .bind(summary)
-}
-
-pub fn mark_failed(story_id: &str, number: u32, error: &ErrorInfo) -> Query {
-    Query::new(
-        "UPDATE chapters SET status = 'failed', previous_status = NULL, error = $3, updated_at = now() \
-         WHERE story_id = $1 AND number = $2",
-    )
-    .bind(story_id)
-    .bind(number)
-    .bind(serde_json::to_value(error).unwrap_or_default())
-}
-
-/// Chapters a stopped job was working on go back to where they were before it.
-pub fn restore_working(story_id: &str, numbers: &[u32]) -> Query {
-    Query::new(
-        "UPDATE chapters SET status = COALESCE(previous_status, 'pending'), previous_status = NULL, updated_at = now() \
-         WHERE story_id = $1 AND number = ANY($2) AND status IN ('generating_script', 'enhancing', 'generating_audio')",
-    )
-    .bind(story_id)
-    .bind(int_array(numbers))
+    .bind(&lease.token)
 }

@@ -20,12 +20,16 @@ pub struct TaskRow {
     pub result: Option<Value>,
     pub error: Option<ErrorInfo>,
     pub transient_failures: u32,
+    /// Deliveries that claimed the current step.
+    pub attempts: u32,
+    /// Why the last delivery of the current step did not finish.
+    pub last_error: Option<String>,
     pub created_at: String,
     pub updated_at: String,
 }
 
 const COLUMNS: &str = "id::text, user_id::text, story_id::text, kind, status, chapters, regenerate, progress, message, \
-                       result, error, transient_failures, created_at, updated_at";
+                       result, error, transient_failures, attempts, last_error, created_at, updated_at";
 
 fn task(r: &Row) -> Result<TaskRow, NeonError> {
     let status: String = r.get("status")?;
@@ -42,6 +46,8 @@ fn task(r: &Row) -> Result<TaskRow, NeonError> {
         result: r.get("result")?,
         error: r.get::<Option<Value>>("error")?.and_then(|v| serde_json::from_value(v).ok()),
         transient_failures: r.get::<i32>("transient_failures")? as u32,
+        attempts: r.get::<i32>("attempts")? as u32,
+        last_error: r.get("last_error")?,
         created_at: time(r, "created_at")?,
         updated_at: time(r, "updated_at")?,
     })
@@ -130,79 +136,163 @@ pub async fn get(db: &Db, id: &str) -> Result<Option<TaskRow>, NeonError> {
     one(db.query(&Query::new(format!("SELECT {COLUMNS} FROM tasks WHERE id = $1")).bind(id)).await?)
 }
 
-/// Takes step `step` of an active task for `lease_secs`: only one delivery of a message gets
-/// it, and a holder that dies frees it when the lease runs out. A queued task starts running.
-pub async fn claim(db: &Db, id: &str, step: u32, lease_secs: u64) -> Result<Option<TaskRow>, NeonError> {
-    one(db
+/// The claim on one step: every write the step makes names `token`, so once another
+/// delivery has taken the step over, this one's writes match no row.
+#[derive(Debug, Clone)]
+pub struct Lease {
+    pub task_id: String,
+    pub token: String,
+}
+
+pub struct Claimed {
+    pub task: TaskRow,
+    pub lease: Lease,
+    /// When the claim took over a lease that was never given back: how long ago it ran out.
+    pub expired_ms_ago: Option<i64>,
+}
+
+/// Takes step `step` of an active task for `lease_secs` under a fresh `token`, counting the
+/// attempt: only one delivery of a message gets it, and a holder that dies frees it when the
+/// lease runs out. A queued task starts running.
+pub async fn claim(db: &Db, id: &str, step: u32, lease_secs: u64, token: &str) -> Result<Option<Claimed>, NeonError> {
+    let r = db
         .query(
             &Query::new(format!(
-                "UPDATE tasks SET lease_until = now() + make_interval(secs => $3), status = 'running', updated_at = now() \
-                 WHERE id = $1 AND step = $2 AND status IN ('queued', 'running') AND (lease_until IS NULL OR lease_until < now()) \
-                 RETURNING {COLUMNS}"
+                "WITH prev AS (SELECT id AS prev_id, lease_token AS prev_token, lease_until AS prev_until FROM tasks WHERE id = $1 FOR UPDATE) \
+                 UPDATE tasks SET lease_until = now() + make_interval(secs => $3), lease_token = $4, attempts = attempts + 1, \
+                   status = 'running', updated_at = now() \
+                 FROM prev WHERE id = prev_id AND step = $2 AND status IN ('queued', 'running') \
+                   AND (lease_until IS NULL OR lease_until < now() OR lease_token = $4) \
+                 RETURNING {COLUMNS}, \
+                   CASE WHEN prev_token IS NULL OR prev_token = $4 THEN NULL ELSE (EXTRACT(EPOCH FROM now() - prev_until) * 1000)::bigint END AS expired_ms_ago"
             ))
             .bind(id)
             .bind(step)
-            .bind(lease_secs as i64),
+            .bind(lease_secs as i64)
+            .bind(token),
         )
-        .await?)
+        .await?;
+    let Some(row) = r.first() else { return Ok(None) };
+    Ok(Some(Claimed {
+        task: task(&row)?,
+        lease: Lease { task_id: id.to_string(), token: token.to_string() },
+        expired_ms_ago: row.get("expired_ms_ago")?,
+    }))
 }
 
-/// Lets the next delivery of the same step claim it (after a transient failure).
-pub fn release(id: &str, transient_failures: u32, message: &str) -> Query {
-    Query::new("UPDATE tasks SET lease_until = NULL, transient_failures = $2, message = $3, updated_at = now() WHERE id = $1 AND status = 'running'")
-        .bind(id)
-        .bind(transient_failures)
-        .bind(message)
+/// `WHERE` for a write of the step that holds `lease`: task `$1`, token `$2`.
+const HELD: &str = "id = $1 AND lease_token = $2 AND status = 'running'";
+
+/// Extends the lease; answers no row once the task was cancelled or the step taken over, which
+/// is how a step learns it must stop before its next paid call.
+pub fn renew(l: &Lease, lease_secs: u64) -> Query {
+    Query::new(format!("UPDATE tasks SET lease_until = now() + make_interval(secs => $3) WHERE {HELD} RETURNING 1 AS held"))
+        .bind(&l.task_id)
+        .bind(&l.token)
+        .bind(lease_secs as i64)
 }
 
-/// Progress while running; it never goes down.
-pub fn progress(id: &str, progress: u8, message: &str) -> Query {
-    Query::new(
-        "UPDATE tasks SET progress = GREATEST(progress, $2), message = $3, transient_failures = 0, updated_at = now() \
-         WHERE id = $1 AND status = 'running'",
-    )
-    .bind(id)
+/// Lets the next delivery of the same step claim it at once; `reason` says why this one did
+/// not finish (shown if the task runs out of attempts).
+pub fn release(l: &Lease, transient_failures: u32, message: &str, reason: Option<&str>) -> Query {
+    Query::new(format!(
+        "UPDATE tasks SET lease_until = NULL, lease_token = NULL, transient_failures = $3, message = $4, \
+           last_error = COALESCE($5, last_error), updated_at = now() WHERE {HELD}"
+    ))
+    .bind(&l.task_id)
+    .bind(&l.token)
+    .bind(transient_failures)
+    .bind(message)
+    .bind(reason)
+}
+
+/// Progress while running (it never goes down); renews the lease too.
+pub fn progress(l: &Lease, progress: u8, message: &str, lease_secs: u64) -> Query {
+    Query::new(format!(
+        "UPDATE tasks SET progress = GREATEST(progress, $3), message = $4, transient_failures = 0, \
+           lease_until = now() + make_interval(secs => $5), updated_at = now() WHERE {HELD} RETURNING 1 AS held"
+    ))
+    .bind(&l.task_id)
+    .bind(&l.token)
     .bind(progress as i32)
     .bind(message)
+    .bind(lease_secs as i64)
 }
 
-/// Hands the task to the next step's message.
-pub fn advance(id: &str, step: u32) -> Query {
-    Query::new("UPDATE tasks SET step = $2 + 1, lease_until = NULL, updated_at = now() WHERE id = $1 AND step = $2 AND status = 'running'")
-        .bind(id)
-        .bind(step)
+/// Hands the task to the next step's message, whose attempts start from zero.
+pub fn advance(l: &Lease, step: u32) -> Query {
+    Query::new(format!(
+        "UPDATE tasks SET step = $3 + 1, lease_until = NULL, lease_token = NULL, attempts = 0, last_error = NULL, \
+           updated_at = now() WHERE {HELD} AND step = $3"
+    ))
+    .bind(&l.task_id)
+    .bind(&l.token)
+    .bind(step)
 }
 
-pub fn finish(id: &str, status: TaskStatus, message: &str, result: Option<&Value>, error: Option<&ErrorInfo>) -> Query {
-    Query::new(
-        "UPDATE tasks SET status = $2, message = $3, result = $4, error = $5, lease_until = NULL, \
-           progress = CASE WHEN $2 = 'completed' THEN 100 ELSE progress END, updated_at = now() \
-         WHERE id = $1 AND status IN ('queued', 'running')",
-    )
-    .bind(id)
+/// Ends the task the step holds (completed or failed).
+pub fn finish(l: &Lease, status: TaskStatus, message: &str, result: Option<&Value>, error: Option<&ErrorInfo>) -> Query {
+    Query::new(format!(
+        "UPDATE tasks SET status = $3, message = $4, result = $5, error = $6, lease_until = NULL, lease_token = NULL, \
+           progress = CASE WHEN $3 = 'completed' THEN 100 ELSE progress END, updated_at = now() WHERE {HELD}"
+    ))
+    .bind(&l.task_id)
+    .bind(&l.token)
     .bind(status.as_str())
     .bind(message)
     .bind(result.cloned())
-    .bind(error.map(|e| serde_json::to_value(e).unwrap_or_default()))
+    .bind(error.map(error_json))
 }
 
-/// Cancels an active task: it ends `cancelled`, the chapter it was working on returns to its
-/// earlier status, and a story job's story becomes `cancelled`. A task that already ended is
-/// left as it is (the conditions are in the statements).
-pub async fn cancel(db: &Db, t: &TaskRow) -> Result<(), NeonError> {
-    let story_status = if t.kind == "story" { Some("cancelled") } else { None };
-    db.transaction(
-        &[
-            finish(&t.id, TaskStatus::Cancelled, "Cancelled", None, None),
-            chapters::restore_working(&t.story_id, &t.chapters),
-            Query::new("UPDATE stories SET status = COALESCE($2, status), updated_at = now() WHERE id = $1")
-                .bind(&t.story_id)
-                .bind(story_status),
-        ],
-        None,
+fn error_json(e: &ErrorInfo) -> Value {
+    serde_json::to_value(e).unwrap_or_default()
+}
+
+/// Fails the task the step holds, with chapter `number` failed for the same reason and a story
+/// job's story failed; the chapter and story change only if the task did (one statement).
+pub fn fail_chapter(l: &Lease, number: u32, error: &ErrorInfo) -> Query {
+    Query::new(format!(
+        "WITH t AS (UPDATE tasks SET status = 'failed', message = $4, error = $5, lease_until = NULL, lease_token = NULL, \
+             updated_at = now() WHERE {HELD} RETURNING story_id, kind), \
+         c AS (UPDATE chapters SET status = 'failed', previous_status = NULL, error = $5, updated_at = now() \
+             FROM t WHERE chapters.story_id = t.story_id AND chapters.number = $3 RETURNING 1) \
+         UPDATE stories SET status = 'failed', updated_at = now() FROM t WHERE stories.id = t.story_id AND t.kind = 'story'"
+    ))
+    .bind(&l.task_id)
+    .bind(&l.token)
+    .bind(number)
+    .bind(format!("Chapter {number} failed"))
+    .bind(error_json(error))
+}
+
+/// Ends an active task from outside its steps (a cancel, the dead-letter queue, or a claim
+/// that found the step out of attempts: then `token` is that claim's). Chapters the task was
+/// working on return to their earlier status, or fail with `chapter_error`; a story job's
+/// story becomes `story_status`. Chapters and story change only if the task did, so a cancel
+/// that races with completion leaves the completed task and story as they are.
+pub fn end_active(id: &str, token: Option<&str>, status: TaskStatus, message: &str, error: Option<&ErrorInfo>, story_status: &str) -> Query {
+    Query::new(
+        "WITH t AS (UPDATE tasks SET status = $3, message = $4, error = $5, lease_until = NULL, lease_token = NULL, updated_at = now() \
+             WHERE id = $1 AND status IN ('queued', 'running') AND ($2::uuid IS NULL OR lease_token = $2::uuid) \
+             RETURNING story_id, kind, chapters), \
+         c AS (UPDATE chapters SET \
+               status = CASE WHEN $5::jsonb IS NULL THEN COALESCE(previous_status, 'pending') ELSE 'failed' END, \
+               error = COALESCE($5::jsonb, error), previous_status = NULL, updated_at = now() \
+             FROM t WHERE chapters.story_id = t.story_id AND chapters.number = ANY(t.chapters) \
+               AND chapters.status IN ('generating_script', 'enhancing', 'generating_audio') RETURNING 1) \
+         UPDATE stories SET status = $6, updated_at = now() FROM t WHERE stories.id = t.story_id AND t.kind = 'story'",
     )
-    .await
-    .map(|_| ())
+    .bind(id)
+    .bind(token)
+    .bind(status.as_str())
+    .bind(message)
+    .bind(error.map(error_json))
+    .bind(story_status)
+}
+
+/// Cancels an active task (see `end_active`); a task that already ended is left as it is.
+pub async fn cancel(db: &Db, t: &TaskRow) -> Result<(), NeonError> {
+    db.query(&end_active(&t.id, None, TaskStatus::Cancelled, "Cancelled", None, "cancelled")).await.map(|_| ())
 }
 
 /// Active tasks whose step nobody holds and that made no progress for `stall_secs`, marked

@@ -1,69 +1,50 @@
-//! The audio job, one chapter per queue message: give every line its speaker's voice, make the
-//! clips that R2 does not have yet (in parallel, within the connection limit; each clip is
-//! stored as soon as it arrives, so a retry or a crash resumes from there), join the clips into
-//! the chapter MP3 with pauses between speakers, and record it.
+//! The audio job, in bounded steps. A step of a chapter either makes up to
+//! `TTS_CLIPS_PER_STEP` of the clips R2 does not have yet (at most `TTS_CONCURRENCY` at a time,
+//! each stored with its frame facts as soon as it arrives, so a retry or a crash resumes from
+//! there) and hands over to the next message, or, once every clip exists, assembles the
+//! chapter: the MP3 is streamed into R2 from the clips, read one at a time, behind a Xing/Info
+//! header computed beforehand from their facts, so memory stays near one clip whatever the
+//! chapter's length.
 
-use super::step::{internal, NotRunning, StepCtx};
+use super::step::{Failure, StepCtx};
 use super::Outcome;
-use crate::core::mp3::{self, Clip};
-use crate::core::neon::NeonError;
+use crate::core::mp3::{self, Assembly, Clip, ClipFacts, Piece};
 use crate::core::script::Script;
 use crate::core::task::ErrorInfo;
 use crate::core::tts::{self, ClipSpec, TtsError};
 use crate::core::voices::{self, VoiceConfig};
 use crate::db::audio::{self as audio_db, AudioMeta, StoredAudio};
-use crate::db::{tasks, usage};
+use crate::db::{chapters, usage};
+use crate::platform::Subrequests;
 use crate::providers::elevenlabs;
 use crate::settings::AudioSettings;
 use futures::StreamExt;
 use serde_json::json;
-use std::collections::{BTreeMap, HashSet};
-use worker::{Bucket, Env, HttpMetadata};
+use std::cell::{Cell, RefCell};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::rc::Rc;
+use worker::{Bucket, Env, FixedLengthStream, HttpMetadata, Include};
 
 pub async fn handle(env: &Env, task_id: &str, step: u32) -> worker::Result<Outcome> {
-    let Some(ctx) = StepCtx::claim(env, task_id, step).await? else { return Ok(Outcome::Done) };
-    let settings = AudioSettings::from_env(env).map_err(internal)?;
-    let bucket = env.bucket(crate::platform::AUDIO_BUCKET)?;
-    let run = AudioRun { ctx: &ctx, settings: &settings, bucket: &bucket };
-    let outcome = match run.next_chapter().await {
-        Ok(o) => Ok(o),
-        Err(Stop::Cancelled) => Ok(Outcome::Done),
-        Err(Stop::Tts(n, TtsError::Transient { reason, retry_after_secs })) => {
-            let error = ErrorInfo::new("tts_unavailable", reason);
-            ctx.retry_or_fail(n, settings.transient_retries, retry_after_secs, error).await
-        }
-        Err(Stop::Tts(n, e)) => ctx.fail(n, &ErrorInfo::new(e.code(), e.message())).await,
-        Err(Stop::Audio(n, message)) => ctx.fail(n, &ErrorInfo::new("audio_invalid", message)).await,
-        Err(Stop::Platform(e)) => return ctx.give_back(e).await,
-        Err(Stop::Db(e)) => ctx.give_back(e).await,
+    let settings = AudioSettings::from_env(env).map_err(super::step::internal)?;
+    let Some(ctx) = StepCtx::claim(env, task_id, step, settings.tts_timeout_secs).await? else { return Ok(Outcome::Done) };
+    let result = match env.bucket(crate::platform::AUDIO_BUCKET) {
+        Ok(bucket) => AudioRun { ctx: &ctx, settings: &settings, bucket: &bucket }.next_step().await,
+        Err(e) => Err(e.into()),
     };
-    outcome.map_err(internal)
+    ctx.settle(result).await
 }
 
-enum Stop {
-    Cancelled,
-    Tts(u32, TtsError),
-    /// The audio cannot make a chapter (no script, no lines, clips that do not join).
-    Audio(u32, String),
-    Db(NeonError),
-    Platform(worker::Error),
+fn audio_invalid(chapter: u32, message: impl Into<String>) -> Failure {
+    Failure::Fatal { chapter, error: ErrorInfo::new("audio_invalid", message) }
 }
 
-impl From<NeonError> for Stop {
-    fn from(e: NeonError) -> Self {
-        Stop::Db(e)
-    }
-}
-
-impl From<NotRunning> for Stop {
-    fn from(_: NotRunning) -> Self {
-        Stop::Cancelled
-    }
-}
-
-impl From<worker::Error> for Stop {
-    fn from(e: worker::Error) -> Self {
-        Stop::Platform(e)
+fn tts_failure(chapter: u32, limit: u32, e: TtsError) -> Failure {
+    match e {
+        TtsError::Transient { reason, retry_after_secs } => {
+            Failure::Transient { chapter, limit, retry_after: retry_after_secs, error: ErrorInfo::new("tts_unavailable", reason) }
+        }
+        e => Failure::Fatal { chapter, error: ErrorInfo::new(e.code(), e.message()) },
     }
 }
 
@@ -101,22 +82,35 @@ pub fn plan_lines<'a>(
         .collect()
 }
 
-/// Every clip key already in R2 for the story (one listing instead of a lookup per line).
-pub async fn existing_clips(bucket: &Bucket, story_id: &str) -> worker::Result<HashSet<String>> {
-    let mut keys = HashSet::new();
+/// Every usable clip already in R2 for the story, with its frame facts, from one listing (a
+/// page per thousand clips) instead of a lookup per line. A clip without facts (stored before
+/// they were recorded) counts as missing and is made again.
+pub async fn existing_clips(bucket: &Bucket, story_id: &str, sub: &Subrequests) -> worker::Result<HashMap<String, ClipFacts>> {
+    let mut clips = HashMap::new();
     let mut cursor: Option<String> = None;
     loop {
-        let mut list = bucket.list().prefix(format!("stories/{story_id}/clips/"));
+        let mut list = bucket.list().prefix(format!("stories/{story_id}/clips/")).include(vec![Include::CustomMetadata]);
         if let Some(c) = &cursor {
             list = list.cursor(c);
         }
+        sub.add(1);
         let page = list.execute().await?;
-        keys.extend(page.objects().iter().map(|o| o.key()));
+        for o in page.objects() {
+            let meta = o.custom_metadata().unwrap_or_default();
+            if let Some(facts) = ClipFacts::from_metadata(|k| meta.get(k).cloned()).filter(|f| f.bytes == o.size()) {
+                clips.insert(o.key(), facts);
+            }
+        }
         match (page.truncated(), page.cursor()) {
             (true, Some(c)) => cursor = Some(c),
-            _ => return Ok(keys),
+            _ => return Ok(clips),
         }
     }
+}
+
+/// Whether line `i` follows another speaker's line (a pause goes before it).
+fn pause_before(lines: &[Line<'_>]) -> Vec<bool> {
+    lines.iter().enumerate().map(|(i, l)| i > 0 && !l.speaker.trim().eq_ignore_ascii_case(lines[i - 1].speaker.trim())).collect()
 }
 
 struct AudioRun<'a> {
@@ -125,8 +119,15 @@ struct AudioRun<'a> {
     bucket: &'a Bucket,
 }
 
+/// A clip made in this step whose characters are not in `usage_log` yet.
+struct Made {
+    model: String,
+    characters: u64,
+    key: String,
+}
+
 impl AudioRun<'_> {
-    async fn next_chapter(&self) -> Result<Outcome, Stop> {
+    async fn next_step(&self) -> Result<Outcome, Failure> {
         let task = &self.ctx.task;
         let db = &self.ctx.db;
         let story_id = &task.story_id;
@@ -139,122 +140,189 @@ impl AudioRun<'_> {
             .collect();
         let done = task.chapters.len() - pending.len();
         let Some(source) = pending.first() else {
-            return Ok(self.ctx.complete(json!({ "chapters": task.chapters }), vec![]).await?);
+            return self.ctx.complete(json!({ "chapters": task.chapters }), vec![]).await;
         };
         let number = source.number;
         let total = task.chapters.len();
-        let progress = |stage: usize| ((done * 2 + stage) * 100 / (total * 2)).min(99) as u8;
-        self.ctx.ensure_running().await?;
-        let message = format!("Chapter {number} ({} of {total}): making the clips", done + 1);
-        self.ctx.begin(number, Some("generating_audio"), progress(0), &message).await?;
-
-        let script = source.script.as_ref().ok_or_else(|| Stop::Audio(number, "the chapter has no script".into()))?;
+        let script = source.script.as_ref().ok_or_else(|| audio_invalid(number, "the chapter has no script"))?;
         let (overrides, assigned) = audio_db::voices(db, story_id).await?;
         let config = VoiceConfig::bundled();
         let lines = plan_lines(story_id, &self.settings.tts.output_format, &config, script, &overrides, &assigned);
         if lines.is_empty() {
-            return Err(Stop::Audio(number, "the script has no spoken lines".into()));
+            return Err(audio_invalid(number, "the script has no spoken lines"));
         }
         for l in &lines {
-            tts::check_text(&l.spec.voice.model_id, l.spec.text).map_err(|e| Stop::Tts(number, e))?;
+            tts::check_text(&l.spec.voice.model_id, l.spec.text).map_err(|e| tts_failure(number, 0, e))?;
         }
 
-        self.make_missing_clips(number, &lines).await?;
-        self.ctx.ensure_running().await?;
-        let message = format!("Chapter {number} ({} of {total}): joining the clips", done + 1);
-        db.query(&tasks::progress(&task.id, progress(1), &message)).await?;
-        self.ctx.publish().await;
+        let existing = existing_clips(self.bucket, story_id, &self.ctx.sub).await?;
+        let mut seen = HashSet::new();
+        let missing: Vec<&Line> = lines.iter().filter(|l| !existing.contains_key(&l.key) && seen.insert(l.key.as_str())).collect();
+        let unique = lines.iter().map(|l| l.key.as_str()).collect::<HashSet<_>>().len();
+        // Clips are 95 % of a chapter's share of the progress; assembly is the rest.
+        let share = |made: usize| (done * 100 + (unique - missing.len() + made) * 95 / unique) / total;
+        let progress = |p: usize| p.min(99) as u8;
+        let label = format!("Chapter {number} ({} of {total})", done + 1);
+        let working = chapters::mark_working(story_id, number, &self.ctx.lease, "generating_audio");
 
-        let joined = self.join(number, &lines).await?;
+        if !missing.is_empty() {
+            let batch = &missing[..missing.len().min(self.settings.clips_per_step)];
+            let message = format!("{label}: making the clips ({} of {unique} ready)", unique - missing.len());
+            self.ctx.progress(progress(share(0)), &message, vec![working]).await?;
+            self.make_clips(number, batch).await?;
+            let message = format!("{label}: making the clips ({} of {unique} ready)", unique - missing.len() + batch.len());
+            self.ctx.progress(progress(share(batch.len())), &message, vec![]).await?;
+            // The next step (a new invocation, with its own limits) continues the chapter.
+            return self.ctx.hand_over().await;
+        }
+
+        let message = format!("{label}: joining the clips");
+        self.ctx.progress(progress(share(0)), &message, vec![working]).await?;
+        let facts: Vec<ClipFacts> = lines.iter().map(|l| existing[&l.key].clone()).collect();
+        let plan = mp3::plan(&facts, &pause_before(&lines), self.settings.pause_ms).map_err(|e| audio_invalid(number, format!("the clips do not join: {e}")))?;
         let key = format!("stories/{story_id}/chapters/{number}.mp3");
         let meta = AudioMeta {
-            frames: joined.frames,
-            header_len: joined.header_len as u64,
-            sample_rate: joined.format.sample_rate,
-            channels: joined.format.channels,
-            mpeg_version: format!("{:?}", joined.format.version),
-            bitrate_kbps: joined.bitrate_kbps,
+            frames: plan.frames,
+            header_len: plan.header_len as u64,
+            sample_rate: plan.format.sample_rate,
+            channels: plan.format.channels,
+            mpeg_version: format!("{:?}", plan.format.version),
+            bitrate_kbps: plan.bitrate_kbps,
         };
-        let bytes = joined.bytes.len() as u64;
-        let duration_ms = joined.duration_ms;
-        self.bucket
-            .put(&key, joined.bytes)
-            .http_metadata(HttpMetadata { content_type: Some("audio/mpeg".into()), ..Default::default() })
-            .execute()
-            .await?;
+        let (bytes, duration_ms) = (plan.total_len, plan.duration_ms);
+        let keys: Vec<String> = lines.iter().map(|l| l.key.clone()).collect();
+        self.stream_chapter(&key, plan, keys).await?;
         let characters = tts::characters(&lines.iter().map(|l| l.spec.text).collect::<Vec<_>>());
         let stored = StoredAudio { key: &key, duration_ms, bytes, characters, meta: &meta };
-        db.transaction(&[audio_db::store(story_id, number, &task.id, &stored), tasks::progress(&task.id, progress(2), &message)], None).await?;
+        self.ctx.progress(progress((done + 1) * 100 / total), &message, vec![audio_db::store(story_id, number, &self.ctx.lease, &stored)]).await?;
         crate::log::info("chapter_audio_ready", json!({ "task_id": task.id, "chapter": number, "duration_ms": duration_ms, "bytes": bytes }));
-        Ok(self.ctx.hand_over().await?)
+        self.ctx.hand_over().await
     }
 
-    /// Synthesises the clips R2 lacks, at most `concurrency` at a time, storing each as it
-    /// arrives; logs the characters of those made (they are paid for even if another fails).
-    async fn make_missing_clips(&self, number: u32, lines: &[Line<'_>]) -> Result<(), Stop> {
-        let task = &self.ctx.task;
-        let existing = existing_clips(self.bucket, &task.story_id).await?;
-        let mut seen = HashSet::new();
-        let missing: Vec<&Line> = lines.iter().filter(|l| !existing.contains(&l.key) && seen.insert(l.key.clone())).collect();
-        if missing.is_empty() {
-            return Ok(());
-        }
-        let results: Vec<Result<(String, u64), TtsError>> = futures::stream::iter(missing.iter().map(|l| self.make_clip(l)))
+    /// Makes `batch`'s clips, at most `concurrency` at a time. Before each paid call the lease
+    /// is renewed in the same round trip that logs the clips made since (so a cancel is seen
+    /// before the next call, and a crash loses no billed characters); the first failure stops
+    /// the calls not yet started.
+    async fn make_clips(&self, number: u32, batch: &[&Line<'_>]) -> Result<(), Failure> {
+        let stop: Cell<bool> = Cell::new(false);
+        let unlogged: RefCell<Vec<Made>> = RefCell::new(Vec::new());
+        let results: Vec<Result<(), Failure>> = futures::stream::iter(batch.iter().map(|l| self.make_clip(number, l, &stop, &unlogged)))
             .buffer_unordered(self.settings.tts.concurrency)
             .collect()
             .await;
-        let mut by_model: BTreeMap<String, u64> = BTreeMap::new();
-        let mut first_error = None;
-        for r in results {
-            match r {
-                Ok((model, chars)) => *by_model.entry(model).or_default() += chars,
-                Err(e) => {
-                    first_error.get_or_insert(e);
-                }
-            }
+        let rest = self.usage_rows(&mut unlogged.borrow_mut());
+        if !rest.is_empty() {
+            self.ctx.db.transaction(&rest, None).await?;
         }
-        for (model, chars) in &by_model {
-            let key = format!("{}:{}:{}:tts:{}:{}", task.id, number, self.ctx.step, model, crate::platform::new_id());
-            let cost = self.ctx.jobs.prices.tts_cost(model, *chars);
-            self.ctx.db.query(&usage::log_tts(&task.user_id, &task.story_id, &task.id, model, *chars, cost, key)).await?;
-        }
-        match first_error {
-            Some(e) => Err(Stop::Tts(number, e)),
+        // A cancel or take-over first, then the provider's answer, then storage trouble.
+        let rank = |f: &Failure| match f {
+            Failure::Stopped => 0,
+            Failure::Fatal { .. } => 1,
+            Failure::Transient { .. } => 2,
+            Failure::Broken(_) => 3,
+        };
+        match results.into_iter().filter_map(Result::err).min_by_key(rank) {
+            Some(f) => Err(f),
             None => Ok(()),
         }
     }
 
-    async fn make_clip(&self, line: &Line<'_>) -> Result<(String, u64), TtsError> {
-        let (url, body) = tts::request(&self.settings.tts, &line.spec);
-        let bytes = elevenlabs::synthesize(self.settings, &url, &body).await?;
-        // A 200 that is not usable MP3 is the provider's hiccup: never stored, retried.
-        let clip = Clip::parse(bytes).map_err(|e| TtsError::transient(format!("the TTS answer is not usable audio: {e}")))?;
-        if clip.is_silent() {
-            return Err(TtsError::transient("the TTS answer is silent"));
+    async fn make_clip(&self, number: u32, line: &Line<'_>, stop: &Cell<bool>, unlogged: &RefCell<Vec<Made>>) -> Result<(), Failure> {
+        if stop.get() {
+            return Ok(());
         }
+        let rows = self.usage_rows(&mut unlogged.borrow_mut());
+        if let Err(f) = self.ctx.renew_with(rows).await {
+            stop.set(true);
+            return Err(f);
+        }
+        // Another clip may have failed while this one waited for the renewal.
+        if stop.get() {
+            return Ok(());
+        }
+        match self.synthesize_and_store(line, unlogged).await {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                stop.set(true);
+                Err(tts_failure(number, self.settings.transient_retries, e))
+            }
+        }
+    }
+
+    /// One clip: a paid call, then the clip stored with its facts. The characters are owed
+    /// from the moment the provider answered, usable or not, so they are queued for the usage
+    /// log before anything else can fail.
+    async fn synthesize_and_store(&self, line: &Line<'_>, unlogged: &RefCell<Vec<Made>>) -> Result<(), TtsError> {
+        let (url, body) = tts::request(&self.settings.tts, &line.spec);
+        let bytes = elevenlabs::synthesize(self.settings, &url, &body, &self.ctx.sub).await?;
+        let characters = tts::characters(&[line.spec.text]);
+        unlogged.borrow_mut().push(Made { model: line.spec.voice.model_id.clone(), characters, key: line.key.clone() });
+        // A 200 that is not usable MP3 is the provider's hiccup: never stored, retried.
+        let clip = match Clip::parse(bytes) {
+            Ok(c) if !c.is_silent() => c,
+            Ok(_) => return Err(TtsError::transient("the TTS answer is silent")),
+            Err(e) => return Err(TtsError::transient(format!("the TTS answer is not usable audio: {e}"))),
+        };
+        let facts = ClipFacts::of(&clip);
+        let metadata: HashMap<String, String> = facts.to_metadata().into_iter().collect();
+        self.ctx.sub.add(1);
         self.bucket
-            .put(&line.key, clip.data)
+            .put(&line.key, clip.into_frames_only())
             .http_metadata(HttpMetadata { content_type: Some("audio/mpeg".into()), ..Default::default() })
+            .custom_metadata(metadata)
             .execute()
             .await
             .map_err(|e| TtsError::transient(format!("storing the clip failed: {e}")))?;
-        Ok((line.spec.voice.model_id.clone(), tts::characters(&[line.spec.text])))
+        Ok(())
     }
 
-    /// Reads the chapter's clips from R2 in order and joins them; memory stays near the size of
-    /// this chapter.
-    async fn join(&self, number: u32, lines: &[Line<'_>]) -> Result<mp3::Joined, Stop> {
-        let mut clips = Vec::with_capacity(lines.len());
-        for l in lines {
-            let obj = self.bucket.get(&l.key).execute().await?.ok_or_else(|| Stop::Audio(number, "a clip vanished from storage".into()))?;
-            let bytes = obj.body().ok_or_else(|| Stop::Audio(number, "a clip has no body".into()))?.bytes().await?;
-            clips.push(Clip::parse(bytes).map_err(|e| Stop::Audio(number, format!("a stored clip is not usable: {e}")))?);
-        }
-        let pause_before: Vec<bool> = lines
-            .iter()
-            .enumerate()
-            .map(|(i, l)| i > 0 && !l.speaker.trim().eq_ignore_ascii_case(lines[i - 1].speaker.trim()))
-            .collect();
-        mp3::join(&clips, &pause_before, self.settings.pause_ms).map_err(|e| Stop::Audio(number, format!("the clips do not join: {e}")))
+    /// The `usage_log` rows of clips made and not logged yet, one per clip: keyed by the clip
+    /// and this delivery's lease, so a replayed write logs a clip once, while a clip a later
+    /// delivery had to make again (it was in flight at a crash) is logged again, as it was
+    /// paid again.
+    fn usage_rows(&self, unlogged: &mut Vec<Made>) -> Vec<crate::core::neon::Query> {
+        let task = &self.ctx.task;
+        unlogged
+            .drain(..)
+            .map(|m| {
+                let cost = self.ctx.jobs.prices.tts_cost(&m.model, m.characters);
+                let key = format!("{}:{}:{}", task.id, m.key, self.ctx.lease.token);
+                usage::log_tts(&task.user_id, &task.story_id, &task.id, &m.model, m.characters, cost, key)
+            })
+            .collect()
+    }
+
+    /// Streams the chapter into R2: the header, then each piece — silence, or a clip read
+    /// from R2 only when the upload asks for it — so one clip is held at a time. R2 needs the
+    /// length up front (`FixedLengthStream`), which the plan knows from the facts alone.
+    async fn stream_chapter(&self, key: &str, plan: Assembly, keys: Vec<String>) -> Result<(), Failure> {
+        let plan = Rc::new(plan);
+        let total = plan.total_len;
+        let header = futures::stream::once(futures::future::ready(Ok(plan.header.clone())));
+        let bucket = self.bucket.clone();
+        let sub = self.ctx.sub.clone();
+        let keys = Rc::new(keys);
+        let pieces = (0..plan.pieces.len()).map(move |i| (i, plan.clone(), bucket.clone(), sub.clone(), keys.clone()));
+        let body = header.chain(futures::stream::iter(pieces).then(|(i, plan, bucket, sub, keys)| async move {
+            match plan.pieces[i] {
+                Piece::Pause { frames } => Ok(plan.pause_bytes(frames)),
+                Piece::Clip { index, bytes } => {
+                    sub.add(1);
+                    let obj = bucket.get(&keys[index]).execute().await?.ok_or_else(|| worker::Error::RustError("a clip vanished from storage".into()))?;
+                    let data = obj.body().ok_or_else(|| worker::Error::RustError("a clip has no body".into()))?.bytes().await?;
+                    if data.len() as u64 != bytes {
+                        return Err(worker::Error::RustError(format!("a clip is {} bytes, its facts say {bytes}", data.len())));
+                    }
+                    Ok(data)
+                }
+            }
+        }));
+        self.ctx.sub.add(1);
+        self.bucket
+            .put(key, FixedLengthStream::wrap(body, total))
+            .http_metadata(HttpMetadata { content_type: Some("audio/mpeg".into()), ..Default::default() })
+            .execute()
+            .await?;
+        Ok(())
     }
 }

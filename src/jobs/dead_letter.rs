@@ -2,9 +2,8 @@
 
 use super::Outcome;
 use crate::core::messages::JobMessage;
-use crate::core::neon::Query;
 use crate::core::task::{ErrorInfo, TaskStatus};
-use crate::db::{chapters, tasks, Db};
+use crate::db::{tasks, Db};
 use crate::progress::ProgressStub;
 use crate::settings::{JobSettings, Settings};
 use serde_json::json;
@@ -28,20 +27,9 @@ pub async fn handle(env: &Env, job: &JobMessage) -> worker::Result<Outcome> {
             let ttl = JobSettings::from_env(env).map(|j| j.progress_ttl_secs).unwrap_or(86_400);
             if let Some(task) = tasks::get(&db, task_id).await.map_err(internal)? {
                 if !task.status.is_terminal() {
-                    let error = ErrorInfo::new("job_failed", "the job failed repeatedly and was given up; run it again to continue");
-                    db.transaction(
-                        &[
-                            tasks::finish(task_id, TaskStatus::Failed, "Failed", None, Some(&error)),
-                            chapters::restore_working(&task.story_id, &task.chapters),
-                            // A story follows its last story job; audio jobs leave it as it is.
-                            Query::new("UPDATE stories SET status = 'failed', updated_at = now() WHERE id = $1 AND $2 = 'story'")
-                                .bind(&task.story_id)
-                                .bind(&task.kind),
-                        ],
-                        None,
-                    )
-                    .await
-                    .map_err(internal)?;
+                    let why = task.last_error.as_deref().map(|w| format!(" Last reason: {w}.")).unwrap_or_default();
+                    let error = ErrorInfo::new("job_failed", format!("The job failed repeatedly and was given up.{why} Run it again to continue."));
+                    db.query(&tasks::end_active(task_id, None, TaskStatus::Failed, "Failed", Some(&error), "failed")).await.map_err(internal)?;
                     crate::progress::publish_task(env, &db, task_id, ttl).await?;
                 }
             }

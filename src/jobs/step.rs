@@ -1,75 +1,149 @@
-//! What every job step does around its own work: claim the task's step, check it is still
-//! running before each paid call, publish progress, hand over to the next message, and end the
-//! task (completed, failed, or waiting to retry). Story and audio jobs share it.
+//! What every job step does around its own work: claim the task's step under a lease token,
+//! renew the lease before each paid call (which is also how a cancel or a take-over is seen),
+//! publish progress, hand over to the next message, and settle the step: completed, failed,
+//! waiting to retry, or given back. Story and audio jobs share it.
+//!
+//! Every write of a step names its lease token, so once another delivery took the step over,
+//! nothing this one writes lands; every way out of a claimed step releases the lease or ends
+//! the task, so no error strands it.
 
 use super::Outcome;
 use crate::core::messages::JobMessage;
-use crate::core::neon::{NeonError, Query};
-use crate::core::task::{ErrorInfo, TaskStatus};
-use crate::db::{chapters, tasks, Db};
+use crate::core::neon::{NeonError, Query, QueryResult};
+use crate::core::task::{retry_delay_secs, takeover_wait_ms, ErrorInfo, TaskStatus};
+use crate::db::tasks::{self, Lease};
+use crate::db::Db;
+use crate::platform::Subrequests;
 use crate::settings::{JobSettings, Settings};
 use serde_json::{json, Value};
-use worker::Env;
+use std::time::Duration;
+use worker::{Delay, Env};
 
 pub fn internal(e: impl std::fmt::Display) -> worker::Error {
     worker::Error::RustError(e.to_string())
 }
 
-/// The task was cancelled or ended while a step ran: stop quietly.
-pub struct NotRunning;
+/// How long a step keeps retrying a database that does not answer before it gives up.
+const DB_PATIENCE: Duration = Duration::from_secs(45);
+
+/// Why a step stopped before finishing its work.
+pub enum Failure {
+    /// The task was cancelled or ended, or another delivery took the step over: stop quietly.
+    Stopped,
+    /// A transient provider failure in `chapter`: deliver again later, until `limit` in a row.
+    Transient { chapter: u32, limit: u32, retry_after: Option<u32>, error: ErrorInfo },
+    /// The chapter cannot be made: the task fails with this reason.
+    Fatal { chapter: u32, error: ErrorInfo },
+    /// Storage or database trouble: the step is given back for the queue's redelivery.
+    Broken(String),
+}
+
+impl From<NeonError> for Failure {
+    fn from(e: NeonError) -> Self {
+        Failure::Broken(e.to_string())
+    }
+}
+
+impl From<worker::Error> for Failure {
+    fn from(e: worker::Error) -> Self {
+        Failure::Broken(e.to_string())
+    }
+}
 
 pub struct StepCtx<'a> {
     pub env: &'a Env,
     pub db: Db,
     pub jobs: JobSettings,
     pub task: tasks::TaskRow,
+    pub lease: Lease,
     pub step: u32,
+    /// Every subrequest of this step (Neon round trips count themselves through `db`).
+    pub sub: Subrequests,
 }
 
 impl<'a> StepCtx<'a> {
     /// Claims `step` of the task, or None when another delivery holds or did it, or the task
-    /// ended: then the message is a duplicate and nothing is done.
-    pub async fn claim(env: &'a Env, task_id: &str, step: u32) -> worker::Result<Option<StepCtx<'a>>> {
-        let db = Db::new(&Settings::from_env(env).map_err(internal)?).map_err(internal)?;
+    /// ended (a duplicate message: nothing is done), or the step ran out of attempts (the task
+    /// is failed here). `call_timeout_secs` is the longest paid call the step makes.
+    pub async fn claim(env: &'a Env, task_id: &str, step: u32, call_timeout_secs: u64) -> worker::Result<Option<StepCtx<'a>>> {
+        let sub = Subrequests::default();
+        let db = Db::counted(&Settings::from_env(env).map_err(internal)?, sub.clone()).map_err(internal)?.patient(DB_PATIENCE);
         let jobs = JobSettings::from_env(env).map_err(internal)?;
-        let Some(task) = tasks::claim(&db, task_id, step, jobs.lease_secs).await.map_err(internal)? else {
-            crate::log::info("step_skipped", json!({ "task_id": task_id, "step": step }));
+        let token = crate::platform::new_id();
+        let Some(claimed) = tasks::claim(&db, task_id, step, jobs.lease_secs, &token).await.map_err(internal)? else {
+            crate::log::info("step_skipped", json!({ "task_id": task_id, "step": step, "subrequests": sub.get() }));
             return Ok(None);
         };
-        Ok(Some(StepCtx { env, db, jobs, task, step }))
+        let ctx = StepCtx { env, db, jobs, task: claimed.task, lease: claimed.lease, step, sub };
+        if ctx.task.attempts > ctx.jobs.max_step_attempts {
+            ctx.give_up().await.map_err(internal)?;
+            return Ok(None);
+        }
+        let wait = takeover_wait_ms(claimed.expired_ms_ago, call_timeout_secs, ctx.jobs.lease_secs);
+        if wait > 0 {
+            crate::log::warn("step_takeover_wait", json!({ "task_id": task_id, "step": step, "wait_ms": wait }));
+            // The first paid call renews the lease, and stops if the step was taken meanwhile.
+            Delay::from(Duration::from_millis(wait)).await;
+        }
+        Ok(Some(ctx))
     }
 
-    pub async fn ensure_running(&self) -> Result<(), NotRunning> {
-        match tasks::get(&self.db, &self.task.id).await {
-            Ok(Some(t)) if t.status == TaskStatus::Running => Ok(()),
-            _ => Err(NotRunning),
-        }
+    /// The step was delivered `attempts` times without finishing: the task fails with the last
+    /// reason, and the chapter it was working on shows it.
+    async fn give_up(&self) -> Result<(), NeonError> {
+        let n = self.task.attempts - 1;
+        let why = self.task.last_error.as_deref().unwrap_or("it stopped without a reason (the Worker may have crashed or timed out)");
+        let error = ErrorInfo::new("job_failed", format!("The job stopped after {n} tries of the same step. Last reason: {why}. Start it again to continue from there."));
+        crate::log::error("step_attempts_exhausted", json!({ "task_id": self.task.id, "step": self.step, "attempts": n }));
+        let story_status = "failed";
+        self.db
+            .query(&tasks::end_active(&self.task.id, Some(&self.lease.token), TaskStatus::Failed, "Failed", Some(&error), story_status))
+            .await?;
+        self.publish().await;
+        Ok(())
+    }
+
+    /// Extends the lease before a paid call; Err(Stopped) once the task was cancelled or the
+    /// step taken over, so no new call starts after that.
+    pub async fn renew(&self) -> Result<(), Failure> {
+        held(self.db.query(&tasks::renew(&self.lease, self.jobs.lease_secs)).await?)
+    }
+
+    /// Runs `batch` in one transaction with a lease renewal first; Err(Stopped) when the lease
+    /// is gone (then nothing in the batch is meant to land: its statements check the token).
+    pub async fn renew_with(&self, batch: Vec<Query>) -> Result<(), Failure> {
+        let mut all = vec![tasks::renew(&self.lease, self.jobs.lease_secs)];
+        all.extend(batch);
+        let mut results = self.db.transaction(&all, None).await?.into_iter();
+        held(results.next().unwrap_or_else(empty))
+    }
+
+    /// Records progress (renewing the lease) with `extra` in the same transaction, then
+    /// tells the progress object.
+    pub async fn progress(&self, progress: u8, message: &str, extra: Vec<Query>) -> Result<(), Failure> {
+        let mut all = vec![tasks::progress(&self.lease, progress, message, self.jobs.lease_secs)];
+        all.extend(extra);
+        let mut results = self.db.transaction(&all, None).await?.into_iter();
+        held(results.next().unwrap_or_else(empty))?;
+        self.publish().await;
+        Ok(())
     }
 
     /// The Durable Object's live view follows the rows; if it is unreachable the rows still
     /// hold the truth, so this only logs.
     pub async fn publish(&self) {
+        self.sub.add(1);
         if let Err(e) = crate::progress::publish_task(self.env, &self.db, &self.task.id, self.jobs.progress_ttl_secs).await {
             crate::log::warn("progress_publish_failed", json!({ "task_id": self.task.id, "error": e.to_string() }));
         }
     }
 
-    /// Marks a chapter as being worked on and shows the step's message.
-    pub async fn begin(&self, number: u32, status: Option<&str>, progress: u8, message: &str) -> Result<(), NeonError> {
-        let mut batch = vec![tasks::progress(&self.task.id, progress, message)];
-        if let Some(s) = status {
-            batch.push(chapters::mark_working(&self.task.story_id, number, &self.task.id, s));
-        }
-        self.db.transaction(&batch, None).await?;
-        self.publish().await;
-        Ok(())
-    }
-
     /// This step is done: the next message continues the task. If the send fails, the sweeper
     /// re-drives the task from the step recorded here.
-    pub async fn hand_over(&self) -> Result<Outcome, NeonError> {
-        self.db.query(&tasks::advance(&self.task.id, self.step)).await?;
+    pub async fn hand_over(&self) -> Result<Outcome, Failure> {
+        self.db.query(&tasks::advance(&self.lease, self.step)).await?;
         let next = JobMessage::step(&self.task.kind, self.task.id.clone(), self.step + 1);
+        self.sub.add(1);
         let sent = match self.env.queue(crate::platform::JOBS_QUEUE) {
             Ok(q) => q.send(next).await,
             Err(e) => Err(e),
@@ -81,8 +155,8 @@ impl<'a> StepCtx<'a> {
         Ok(Outcome::Done)
     }
 
-    pub async fn complete(&self, result: Value, extra: Vec<Query>) -> Result<Outcome, NeonError> {
-        let mut batch = vec![tasks::finish(&self.task.id, TaskStatus::Completed, "Done", Some(&result), None)];
+    pub async fn complete(&self, result: Value, extra: Vec<Query>) -> Result<Outcome, Failure> {
+        let mut batch = vec![tasks::finish(&self.lease, TaskStatus::Completed, "Done", Some(&result), None)];
         batch.extend(extra);
         self.db.transaction(&batch, None).await?;
         crate::log::info("task_completed", json!({ "task_id": self.task.id, "kind": self.task.kind }));
@@ -90,48 +164,74 @@ impl<'a> StepCtx<'a> {
         Ok(Outcome::Done)
     }
 
+    /// Ends the step however it went, and logs what it cost in subrequests. Every way out
+    /// releases the lease or ends the task.
+    pub async fn settle(self, result: Result<Outcome, Failure>) -> worker::Result<Outcome> {
+        let settled = match result {
+            Ok(o) => Ok(o),
+            Err(Failure::Stopped) => Ok(Outcome::Done),
+            Err(Failure::Transient { chapter, limit, retry_after, error }) => self.retry_or_fail(chapter, limit, retry_after, error).await,
+            Err(Failure::Fatal { chapter, error }) => self.fail(chapter, &error).await,
+            Err(Failure::Broken(reason)) => Err(reason),
+        };
+        let outcome = match settled {
+            Ok(o) => Ok(o),
+            Err(reason) => {
+                // Freed at once so the queue's redelivery can take it (or, if even this write
+                // fails, when the lease runs out); the reason is kept for the give-up message.
+                let release = tasks::release(&self.lease, self.task.transient_failures, "Waiting to retry after a storage error", Some(&reason));
+                if let Err(e) = self.db.query(&release).await {
+                    crate::log::error("lease_not_released", json!({ "task_id": self.task.id, "error": e.to_string() }));
+                }
+                Err(internal(reason))
+            }
+        };
+        let used = self.sub.get();
+        let fields = json!({
+            "task_id": self.task.id, "kind": self.task.kind, "step": self.step, "attempt": self.task.attempts,
+            "subrequests": used, "max_subrequests": self.jobs.max_subrequests_per_step, "ok": outcome.is_ok(),
+        });
+        if used > self.jobs.max_subrequests_per_step {
+            crate::log::error("step_over_subrequest_budget", fields);
+        } else {
+            crate::log::info("step_done", fields);
+        }
+        outcome
+    }
+
     /// The chapter and the task fail with the reason; chapters done before stay done. A story
     /// job's story fails with it; an audio job leaves the story as it is.
-    pub async fn fail(&self, number: u32, error: &ErrorInfo) -> Result<Outcome, NeonError> {
+    async fn fail(&self, number: u32, error: &ErrorInfo) -> Result<Outcome, String> {
         crate::log::error("chapter_failed", json!({ "task_id": self.task.id, "chapter": number, "code": error.code, "reason": error.message }));
-        self.db
-            .transaction(
-                &[
-                    chapters::mark_failed(&self.task.story_id, number, error),
-                    tasks::finish(&self.task.id, TaskStatus::Failed, &format!("Chapter {number} failed"), None, Some(error)),
-                    Query::new("UPDATE stories SET status = 'failed', updated_at = now() WHERE id = $1 AND $2 = 'story'")
-                        .bind(&self.task.story_id)
-                        .bind(&self.task.kind),
-                ],
-                None,
-            )
-            .await?;
+        self.db.query(&tasks::fail_chapter(&self.lease, number, error)).await.map_err(|e| e.to_string())?;
         self.publish().await;
         Ok(Outcome::Done)
     }
 
     /// A transient provider failure: wait and retry the step, until `limit` in a row, then fail.
-    pub async fn retry_or_fail(&self, number: u32, limit: u32, retry_after: Option<u32>, error: ErrorInfo) -> Result<Outcome, NeonError> {
+    async fn retry_or_fail(&self, number: u32, limit: u32, retry_after: Option<u32>, error: ErrorInfo) -> Result<Outcome, String> {
         let failures = self.task.transient_failures + 1;
         if failures > limit {
             return self.fail(number, &error).await;
         }
-        let delay = retry_after.unwrap_or_else(|| (crate::core::llm::backoff_ms(failures, 2_000, 60_000) / 1000) as u32).max(1);
+        let delay = retry_delay_secs(retry_after, failures, self.jobs.stall_after_secs);
         crate::log::warn("step_retry", json!({ "task_id": self.task.id, "chapter": number, "failures": failures, "retry_in_secs": delay, "reason": error.message }));
-        self.release(failures, &format!("Chapter {number}: provider busy, retrying in {delay} s")).await?;
+        let message = format!("Chapter {number}: provider busy, retrying in {delay} s");
+        self.db.query(&tasks::release(&self.lease, failures, &message, Some(&error.message))).await.map_err(|e| e.to_string())?;
         self.publish().await;
         Ok(Outcome::RetryAfter(delay))
     }
+}
 
-    /// After a database or storage error nothing is lost: the step is freed at once so the
-    /// queue's redelivery can take it (or, if even that write fails, when the lease runs out).
-    pub async fn give_back<E>(&self, e: E) -> Result<Outcome, E> {
-        self.release(self.task.transient_failures, "Waiting to retry after a storage error").await.ok();
-        Err(e)
-    }
+fn empty() -> QueryResult {
+    QueryResult { fields: vec![], rows: vec![], command: String::new(), row_count: None }
+}
 
-    /// Lets the next delivery of the same step claim it.
-    pub async fn release(&self, failures: u32, message: &str) -> Result<(), NeonError> {
-        self.db.query(&tasks::release(&self.task.id, failures, message)).await.map(|_| ())
+/// A renewal's answer: one row while the lease is held.
+fn held(r: QueryResult) -> Result<(), Failure> {
+    if r.rows.is_empty() {
+        Err(Failure::Stopped)
+    } else {
+        Ok(())
     }
 }

@@ -3,10 +3,10 @@
 //! hand over to the next message. Every write is conditional on the task still running, so a
 //! cancel wins over a late answer.
 
-use super::step::{internal, NotRunning, StepCtx};
+use super::step::{Failure, StepCtx};
 use super::Outcome;
 use crate::core::llm::{self, ChapterContext, Completion, LlmError};
-use crate::core::neon::{NeonError, Query};
+use crate::core::neon::Query;
 use crate::core::task::{step_message, ChapterWork, ErrorInfo, StoryPlan, StoryStep};
 use crate::db::{chapters, stories, usage};
 use crate::providers::openai;
@@ -14,41 +14,25 @@ use serde_json::json;
 use worker::{Delay, Env};
 
 pub async fn handle(env: &Env, task_id: &str, step: u32) -> worker::Result<Outcome> {
-    let Some(ctx) = StepCtx::claim(env, task_id, step).await? else { return Ok(Outcome::Done) };
-    let Some(story) = stories::get(&ctx.db, &ctx.task.user_id, &ctx.task.story_id).await.map_err(internal)? else {
-        return Ok(Outcome::Done);
+    let timeout = crate::settings::JobSettings::from_env(env).map(|j| j.llm_timeout_secs).unwrap_or(120);
+    let Some(ctx) = StepCtx::claim(env, task_id, step, timeout).await? else { return Ok(Outcome::Done) };
+    let result = run(&ctx).await;
+    ctx.settle(result).await
+}
+
+async fn run(ctx: &StepCtx<'_>) -> Result<Outcome, Failure> {
+    let Some(story) = stories::get(&ctx.db, &ctx.task.user_id, &ctx.task.story_id).await? else {
+        return Err(Failure::Stopped);
     };
-    let run = StoryRun { ctx: &ctx, story: &story };
-    let outcome = match run.next_chapter().await {
-        Ok(o) => Ok(o),
-        Err(Stop::Cancelled) => Ok(Outcome::Done),
-        Err(Stop::Llm(n, e)) => match e {
-            LlmError::Transient { .. } => {
-                let error = ErrorInfo::new(e.code(), e.message());
-                ctx.retry_or_fail(n, ctx.jobs.transient_retries, e.retry_after_secs(), error).await
-            }
-            _ => ctx.fail(n, &ErrorInfo::new(e.code(), e.message())).await,
-        },
-        Err(Stop::Db(e)) => ctx.give_back(e).await,
-    };
-    outcome.map_err(internal)
+    StoryRun { ctx, story: &story }.next_chapter().await
 }
 
-enum Stop {
-    Cancelled,
-    Llm(u32, LlmError),
-    Db(NeonError),
-}
-
-impl From<NeonError> for Stop {
-    fn from(e: NeonError) -> Self {
-        Stop::Db(e)
-    }
-}
-
-impl From<NotRunning> for Stop {
-    fn from(_: NotRunning) -> Self {
-        Stop::Cancelled
+/// An LLM failure of chapter `n` as the step settles it.
+fn llm_failure(ctx: &StepCtx<'_>, n: u32, e: LlmError) -> Failure {
+    let error = ErrorInfo::new(e.code(), e.message());
+    match e {
+        LlmError::Transient { retry_after_secs, .. } => Failure::Transient { chapter: n, limit: ctx.jobs.transient_retries, retry_after: retry_after_secs, error },
+        _ => Failure::Fatal { chapter: n, error },
     }
 }
 
@@ -62,7 +46,7 @@ impl StoryRun<'_> {
         StoryPlan { task_id: &self.ctx.task.id, enhance: self.story.enhance, regenerate: self.ctx.task.regenerate }
     }
 
-    async fn next_chapter(&self) -> Result<Outcome, Stop> {
+    async fn next_chapter(&self) -> Result<Outcome, Failure> {
         let task = &self.ctx.task;
         let db = &self.ctx.db;
         let rows = chapters::for_job(db, &self.story.id, &task.chapters).await?;
@@ -70,7 +54,7 @@ impl StoryRun<'_> {
         let Some((work, _)) = self.plan().next_chapter(&works) else {
             let done = Query::new("UPDATE stories SET status = 'completed', updated_at = now() WHERE id = $1 AND status = 'generating'")
                 .bind(&self.story.id);
-            return Ok(self.ctx.complete(json!({ "chapters": task.chapters }), vec![done]).await?);
+            return self.ctx.complete(json!({ "chapters": task.chapters }), vec![done]).await;
         };
         let number = work.number;
         let position = task.chapters.iter().position(|n| *n == number).unwrap_or(0);
@@ -81,9 +65,9 @@ impl StoryRun<'_> {
             if step == StoryStep::Done {
                 break;
             }
-            self.ctx.ensure_running().await?;
             let message = step_message(position, task.chapters.len(), number, step);
-            self.ctx.begin(number, step.working_status(), self.progress(&works), &message).await?;
+            let working = step.working_status().map(|s| chapters::mark_working(&self.story.id, number, &self.ctx.lease, s));
+            self.ctx.progress(self.progress(&works), &message, working.into_iter().collect()).await?;
 
             let earlier = chapters::earlier_summaries(db, &self.story.id, number).await?;
             let cx = ChapterContext {
@@ -96,55 +80,55 @@ impl StoryRun<'_> {
             };
             let (write, completion) = match step {
                 StoryStep::Script => {
-                    let (script, c) = self.call(number, &llm::script_request(&self.ctx.jobs.llm, &cx), llm::parse_script).await?;
+                    let (script, c) = self.call(number, step, &llm::script_request(&self.ctx.jobs.llm, &cx), llm::parse_script).await?;
                     row.work.has_script = true;
                     row.work.has_enhanced = false;
                     row.work.has_summary = false;
                     row.work.script_task = Some(task.id.clone());
-                    let q = chapters::store_script(&self.story.id, number, &task.id, &script);
+                    let q = chapters::store_script(&self.story.id, number, &self.ctx.lease, &script);
                     row.script = Some(script);
                     row.enhanced = None;
                     (q, c)
                 }
                 StoryStep::Enhance => {
-                    let base = row.script.clone().ok_or(Stop::Llm(number, LlmError::Permanent("no script to enhance".into())))?;
+                    let base = row.script.clone().ok_or_else(|| llm_failure(self.ctx, number, LlmError::Permanent("no script to enhance".into())))?;
                     let body = llm::enhance_request(&self.ctx.jobs.llm, &cx, &base);
-                    let (script, c) = self.call(number, &body, llm::parse_script).await?;
+                    let (script, c) = self.call(number, step, &body, llm::parse_script).await?;
                     row.work.has_enhanced = true;
                     row.work.has_summary = false;
-                    let q = chapters::store_enhanced(&self.story.id, number, &task.id, &script);
+                    let q = chapters::store_enhanced(&self.story.id, number, &self.ctx.lease, &script);
                     row.enhanced = Some(script);
                     (q, c)
                 }
                 StoryStep::Summary => {
-                    let script = row.best_script().cloned().ok_or(Stop::Llm(number, LlmError::Permanent("no script to summarise".into())))?;
+                    let script = row.best_script().cloned().ok_or_else(|| llm_failure(self.ctx, number, LlmError::Permanent("no script to summarise".into())))?;
                     let body = llm::summary_request(&self.ctx.jobs.llm, &cx, &script);
-                    let (summary, c) = self.call(number, &body, llm::parse_summary).await?;
+                    let (summary, c) = self.call(number, step, &body, llm::parse_summary).await?;
                     row.work.has_summary = true;
-                    (chapters::store_summary(&self.story.id, number, &task.id, &summary), c)
+                    (chapters::store_summary(&self.story.id, number, &self.ctx.lease, &summary), c)
                 }
                 StoryStep::Done => unreachable!("the loop stops at Done"),
             };
             works[index] = row.work.clone();
-            let usage = self.usage(format!("{}:{}:{}:{:?}", task.id, number, self.ctx.step, step), &completion);
-            db.transaction(&[write, usage, crate::db::tasks::progress(&task.id, self.progress(&works), &message)], None).await?;
-            self.ctx.publish().await;
+            let usage = self.usage(self.usage_key(number, step, "ok"), &completion);
+            self.ctx.progress(self.progress(&works), &message, vec![write, usage]).await?;
         }
-        Ok(self.ctx.hand_over().await?)
+        self.ctx.hand_over().await
     }
 
-    /// One LLM call, with in-process retries of unusable answers. Every answer that arrived is
-    /// logged as usage, the unusable ones too: they were paid for.
-    async fn call<T>(&self, number: u32, body: &serde_json::Value, parse: fn(&Completion) -> Result<T, LlmError>) -> Result<(T, Completion), Stop> {
+    /// One LLM call, with in-process retries of unusable answers, each after a lease renewal
+    /// (a cancel or a take-over stops it before the next paid call). Every answer that arrived
+    /// is logged as usage, the unusable ones too: they were paid for.
+    async fn call<T>(&self, number: u32, step: StoryStep, body: &serde_json::Value, parse: fn(&Completion) -> Result<T, LlmError>) -> Result<(T, Completion), Failure> {
         let jobs = &self.ctx.jobs;
         let mut attempt = 0;
         loop {
-            let outcome = match openai::chat(jobs, body).await {
+            self.ctx.renew().await?;
+            let outcome = match openai::chat(jobs, body, &self.ctx.sub).await {
                 Ok(c) => match parse(&c) {
                     Ok(v) => return Ok((v, c)),
                     Err(e) => {
-                        let key = format!("{}:{}:{}:bad{}", self.ctx.task.id, number, self.ctx.step, attempt);
-                        self.ctx.db.query(&self.usage(key, &c)).await?;
+                        self.ctx.db.query(&self.usage(self.usage_key(number, step, &format!("bad{attempt}")), &c)).await?;
                         e
                     }
                 },
@@ -155,11 +139,17 @@ impl StoryRun<'_> {
                     attempt += 1;
                     crate::log::warn("llm_bad_answer", json!({ "task_id": self.ctx.task.id, "chapter": number, "attempt": attempt, "reason": reason }));
                     Delay::from(std::time::Duration::from_millis(llm::backoff_ms(attempt, 500, 8_000))).await;
-                    self.ctx.ensure_running().await?;
                 }
-                e => return Err(Stop::Llm(number, e)),
+                e => return Err(llm_failure(self.ctx, number, e)),
             }
         }
+    }
+
+    /// Names one paid answer: the chapter, the sub-step (script, enhance, summary), which answer
+    /// of it, and the delivery (lease token), so no two calls share a key and a replayed write
+    /// of the same answer is logged once.
+    fn usage_key(&self, number: u32, step: StoryStep, answer: &str) -> String {
+        format!("{}:{}:{:?}:{}:{}", self.ctx.task.id, number, step, answer, self.ctx.lease.token)
     }
 
     fn usage(&self, key: String, c: &Completion) -> Query {

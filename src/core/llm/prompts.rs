@@ -98,6 +98,7 @@ fn body(s: &LlmSettings, system: &str, user: String, response_format: Option<Val
     let mut b = json!({
         "model": s.model,
         "temperature": s.temperature,
+        "max_completion_tokens": s.max_completion_tokens,
         "messages": [
             { "role": "system", "content": system },
             { "role": "user", "content": user }
@@ -166,7 +167,7 @@ mod tests {
     use serde_json::Map;
 
     fn settings() -> LlmSettings {
-        LlmSettings { model: "gpt-4o-mini".into(), temperature: 0.8 }
+        LlmSettings { model: "gpt-4o-mini".into(), temperature: 0.8, max_completion_tokens: 8000 }
     }
 
     fn config() -> Map<String, Value> {
@@ -220,7 +221,8 @@ mod tests {
         );
         let mut keys: Vec<&String> = r.as_object().unwrap().keys().collect();
         keys.sort();
-        assert_eq!(keys, ["messages", "model", "response_format", "temperature"]);
+        assert_eq!(keys, ["max_completion_tokens", "messages", "model", "response_format", "temperature"]);
+        assert_eq!(r["max_completion_tokens"], 8000);
         assert!(system_text(&r).contains("\"Narrator\""));
     }
 
@@ -289,7 +291,7 @@ mod tests {
         let cfg = config();
         let sums = vec![(1, "Mira finds the lamp dark.".to_string())];
         let s = script();
-        let r = enhance_request(&LlmSettings { model: "gpt-4o".into(), temperature: 0.3 }, &ctx(&cfg, &sums, 2), &s);
+        let r = enhance_request(&LlmSettings { model: "gpt-4o".into(), temperature: 0.3, max_completion_tokens: 8000 }, &ctx(&cfg, &sums, 2), &s);
         assert_eq!(r["model"], "gpt-4o");
         assert_eq!(r["temperature"], 0.3);
         assert_eq!(

@@ -122,3 +122,13 @@ fn array_literal_parser_rejects_garbage() {
     assert!(parse_array("{{1},{2}}").is_err());
     assert_eq!(parse_array("{}").unwrap(), Vec::<Option<String>>::new());
 }
+
+#[test]
+fn transient_errors_are_the_ones_a_retry_can_fix() {
+    assert!(NeonError::Transport("reset".into()).is_transient());
+    assert!(NeonError::Http { status: 500, body: String::new() }.is_transient());
+    assert!(NeonError::Http { status: 503, body: String::new() }.is_transient());
+    assert!(!NeonError::Http { status: 413, body: String::new() }.is_transient());
+    assert!(!NeonError::Decode("x".into()).is_transient());
+    assert!(!NeonError::Config("x".into()).is_transient());
+}

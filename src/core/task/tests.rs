@@ -110,3 +110,27 @@ fn status_strings_round_trip() {
     assert!(TaskStatus::parse("done").is_none());
     assert!(TaskStatus::Cancelled.is_terminal() && !TaskStatus::Running.is_terminal());
 }
+
+#[test]
+fn retry_delays_honour_retry_after_within_bounds() {
+    assert_eq!(retry_delay_secs(Some(7), 1, 300), 7);
+    assert_eq!(retry_delay_secs(Some(0), 1, 300), 1);
+    assert_eq!(retry_delay_secs(Some(3600), 1, 300), 120);
+    assert_eq!(retry_delay_secs(Some(u32::MAX), 1, 100), 50);
+    assert_eq!(retry_delay_secs(None, 1, 300), 2);
+    assert_eq!(retry_delay_secs(None, 3, 300), 8);
+    assert_eq!(retry_delay_secs(None, 30, 300), 60);
+    assert_eq!(retry_delay_secs(None, 1, 0), 1);
+}
+
+#[test]
+fn a_takeover_waits_out_the_old_holders_last_call() {
+    // Never held (or released): no wait.
+    assert_eq!(takeover_wait_ms(None, 60, 600), 0);
+    // The lease outlasts any call: once it ran out, the old holder's call had ended.
+    assert_eq!(takeover_wait_ms(Some(0), 60, 600), 0);
+    assert_eq!(takeover_wait_ms(Some(300_000), 60, 600), 0);
+    // A lease shorter than the call timeout (a misconfiguration, or a test): wait the rest.
+    assert_eq!(takeover_wait_ms(Some(1_000), 8, 3), 6_000);
+    assert_eq!(takeover_wait_ms(Some(60_000), 8, 3), 0);
+}
