@@ -273,6 +273,27 @@ fn probe(mp3: &[u8]) -> (f64, u32, u32) {
     )
 }
 
+/// Walks the MPEG-1 Layer III frames of a 44.1 kHz clip: (frame count, distinct bitrates in
+/// kbit/s, every frame mono). Independent of ffprobe, which averages the bitrate.
+fn mpeg1_frames(mp3: &[u8]) -> (usize, Vec<u32>, bool) {
+    const KBPS: [u32; 15] = [0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320];
+    let (mut pos, mut frames, mut rates, mut mono) = (0, 0, Vec::new(), true);
+    while pos + 4 <= mp3.len() {
+        let h = &mp3[pos..pos + 4];
+        assert!(h[0] == 0xFF && h[1] & 0xFE == 0xFA, "frame {frames} at {pos}: not an MPEG-1 Layer III header");
+        assert_eq!((h[2] >> 2) & 3, 0, "44.1 kHz");
+        let kbps = KBPS[(h[2] >> 4) as usize];
+        if !rates.contains(&kbps) {
+            rates.push(kbps);
+        }
+        mono &= h[3] >> 6 == 3;
+        pos += (144_000 * kbps / 44_100) as usize + ((h[2] >> 1) & 1) as usize;
+        frames += 1;
+    }
+    assert_eq!(pos, mp3.len(), "the clip ends on a frame boundary");
+    (frames, rates, mono)
+}
+
 // ---------------------------------------------------------------- auth
 
 #[test]
@@ -465,14 +486,50 @@ fn tts_returns_playable_mono_mp3_in_the_requested_format() {
         assert_eq!(r.header("content-type"), Some("audio/mpeg"));
         assert_eq!(r.header("character-cost"), Some(text.chars().count().to_string().as_str()));
         assert!(r.header("request-id").is_some_and(|id| id.len() >= 16));
+        assert_eq!(r.header("x-standin-engine"), Some("espeak-ng"), "real speech, not the tone");
         assert!(is_mp3(&r.body), "{format}");
         let (duration, sample_rate, channels) = probe(&r.body);
         assert!(duration > 1.0, "{format}: {duration}");
         assert_eq!((sample_rate, channels), (rate, 1), "{format}");
     }
-    // The default format is mp3_44100_128.
+    // The default format is mp3_44100_128: 44.1 kHz, 128 kbit/s constant bitrate, mono.
     let r = s.tts(RACHEL, "", &json!({"text": text}));
     assert_eq!(probe(&r.body).1, 44100);
+    let (frames, rates, mono) = mpeg1_frames(&r.body);
+    assert!(frames > 30 && mono, "{frames} frames, mono {mono}");
+    assert_eq!(rates, [128]);
+    let explicit = s.tts(RACHEL, "?output_format=mp3_44100_128", &json!({"text": text}));
+    assert_eq!(explicit.body, r.body);
+    assert_eq!(mpeg1_frames(&s.tts(RACHEL, "?output_format=mp3_44100_64", &json!({"text": text})).body).1, [64]);
+}
+
+#[test]
+fn tts_log_entries_say_which_engine_voiced_them_and_when_they_were_answered() {
+    let s = Stack::start();
+    s.tts(RACHEL, "?output_format=mp3_22050_32", &json!({"text": "Real speech."}));
+    s.tts("NoSuchVoice123", "", &json!({"text": "Never voiced."}));
+    s.chat(&user("not audio"));
+    let log = s.log("");
+    assert_eq!(log.len(), 3);
+    assert_eq!(log[0]["engine"], "espeak-ng");
+    assert!(log[1].get("engine").is_none(), "a refused request made no audio: {}", log[1]);
+    assert!(log[2].get("engine").is_none());
+    for e in &log {
+        let (at, answered) = (e["at"].as_u64().unwrap(), e["answered_at"].as_u64().unwrap());
+        assert!(answered >= at && answered - at <= e["duration_ms"].as_u64().unwrap() + 5, "{e}");
+    }
+    // An open request has no answer time yet.
+    s.fault(json!({"provider": "elevenlabs", "kind": "hang", "hang_ms": 300}));
+    let hung = s.send(
+        "POST",
+        &format!("/v1/text-to-speech/{RACHEL}"),
+        &[("xi-api-key", ELEVEN_KEY)],
+        Some(json!({"text": "Wait."}).to_string().into_bytes()),
+        Some(Duration::from_millis(100)),
+    );
+    assert!(hung.is_err());
+    let last = s.log("").pop().unwrap();
+    assert!(last["answered_at"].is_null() && last["status"].is_null(), "{last}");
 }
 
 #[test]
@@ -544,6 +601,8 @@ fn tone_stands_in_when_espeak_is_missing() {
     let text = "Twenty characters!!!";
     let r = s.tts(RACHEL, "?output_format=mp3_44100_64", &json!({"text": text}));
     assert_eq!(r.status, 200);
+    assert_eq!(r.header("x-standin-engine"), Some("tone"));
+    assert_eq!(s.log("?provider=elevenlabs")[0]["engine"], "tone");
     let (duration, rate, _) = probe(&r.body);
     assert_eq!(rate, 44100);
     assert!((1.1..1.4).contains(&duration), "60 ms a character: {duration}");
