@@ -4,10 +4,12 @@
 //! Each clip says which engine voiced it ([`Engine`]), so tests can refuse tone-only audio.
 //!
 //! Cost: the e2e tests voice chapters of hundreds of lines, so a line must stay cheap. Both tools
-//! run over pipes (no temp files), the 22.05 kHz speech is resampled here rather than by lame,
-//! and lame uses its fast algorithm (`-q 7`): about 90 ms for a 200-character line at
-//! mp3_44100_128 on an idle core, against ~200 ms with lame's defaults. Clips are cached by
-//! (voice, format, speed, text), so retries and re-runs cost nothing.
+//! run over pipes (no temp files, no per-sample work here: devstack runs as a debug build, where
+//! touching every sample in Rust costs as much as lame's optimised resampler), and lame uses its
+//! fast algorithm (`-q 7`; its default `-q 5` costs ~40% more CPU for no audible gain on
+//! synthetic speech). A 200-character line (~10 s of audio) at mp3_44100_128 takes ~35 ms of
+//! espeak-ng and ~105 ms of lame CPU. Clips are cached by (voice, format, speed, text), so
+//! retries and re-runs cost nothing.
 use super::voices::Voice;
 use super::wav;
 use bytes::Bytes;
