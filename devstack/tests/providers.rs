@@ -273,6 +273,27 @@ fn probe(mp3: &[u8]) -> (f64, u32, u32) {
     )
 }
 
+/// Walks the MPEG-1 Layer III frames of a 44.1 kHz clip: (frame count, distinct bitrates in
+/// kbit/s, every frame mono). Independent of ffprobe, which averages the bitrate.
+fn mpeg1_frames(mp3: &[u8]) -> (usize, Vec<u32>, bool) {
+    const KBPS: [u32; 15] = [0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320];
+    let (mut pos, mut frames, mut rates, mut mono) = (0, 0, Vec::new(), true);
+    while pos + 4 <= mp3.len() {
+        let h = &mp3[pos..pos + 4];
+        assert!(h[0] == 0xFF && h[1] & 0xFE == 0xFA, "frame {frames} at {pos}: not an MPEG-1 Layer III header");
+        assert_eq!((h[2] >> 2) & 3, 0, "44.1 kHz");
+        let kbps = KBPS[(h[2] >> 4) as usize];
+        if !rates.contains(&kbps) {
+            rates.push(kbps);
+        }
+        mono &= h[3] >> 6 == 3;
+        pos += (144_000 * kbps / 44_100) as usize + ((h[2] >> 1) & 1) as usize;
+        frames += 1;
+    }
+    assert_eq!(pos, mp3.len(), "the clip ends on a frame boundary");
+    (frames, rates, mono)
+}
+
 // ---------------------------------------------------------------- auth
 
 #[test]
@@ -317,14 +338,14 @@ fn script_schema_output_is_schema_valid_and_speakers_are_listed() {
         validate(&script, &schema, &schema, "$").unwrap();
         let names: Vec<&str> =
             script["characters"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
-        assert!((2..=3).contains(&names.len()), "{names:?}");
+        assert!((2..=5).contains(&names.len()), "{names:?}");
         let lines = script["lines"].as_array().unwrap();
-        assert!((2..=5).contains(&lines.len()));
+        assert!((40..=80).contains(&lines.len()));
         for line in lines {
             let speaker = line["speaker"].as_str().unwrap();
             assert!(speaker == "Narrator" || names.contains(&speaker), "speaker {speaker} not in {names:?}");
             let text = line["text"].as_str().unwrap();
-            assert!(text.len() > 10 && text.ends_with('.'), "{text}");
+            assert!((40..=300).contains(&text.chars().count()) && text.ends_with(['.', '?', '!']), "{text}");
         }
         assert!(!script["title"].as_str().unwrap().is_empty());
     }
@@ -447,6 +468,230 @@ fn bad_openai_requests_are_400_with_openai_errors() {
     assert_eq!(r.status, 400);
 }
 
+// ---------------------------------------------------------------- chapter scripts, as the Worker asks
+
+use talecast::core::llm::{self, ChapterContext, LlmSettings};
+use talecast::core::script::{self, Script};
+
+fn settings() -> LlmSettings {
+    LlmSettings { model: "gpt-4o-mini".into(), temperature: 0.8 }
+}
+
+fn story_config() -> serde_json::Map<String, Value> {
+    json!({"genre": "mystery", "tone": "cosy"}).as_object().unwrap().clone()
+}
+
+/// The Worker's request for chapter `chapter` of a story told from `prompt`.
+fn with_ctx(prompt: &str, chapter: u32, build: impl FnOnce(&ChapterContext) -> Value) -> Value {
+    let cfg = story_config();
+    let ctx = ChapterContext {
+        story_title: "The Lighthouse",
+        prompt,
+        config: &cfg,
+        num_chapters: 3,
+        chapter,
+        earlier_summaries: &[],
+    };
+    build(&ctx)
+}
+
+fn script_req(prompt: &str, chapter: u32) -> Value {
+    with_ctx(prompt, chapter, |ctx| llm::script_request(&settings(), ctx))
+}
+
+fn enhance_req(prompt: &str, chapter: u32, draft: &Script) -> Value {
+    with_ctx(prompt, chapter, |ctx| llm::enhance_request(&settings(), ctx, draft))
+}
+
+fn summary_req(prompt: &str, chapter: u32, s: &Script) -> Value {
+    with_ctx(prompt, chapter, |ctx| llm::summary_request(&settings(), ctx, s))
+}
+
+const PROMPTS: &[&str] = &[
+    "A fox and a lantern",
+    "Two sisters sail to the edge of the map",
+    "A clockmaker's last clock",
+    "The dragon who could not fly",
+    "Snow in the harbour town",
+    "A letter arrives sixty years late",
+];
+
+impl Stack {
+    /// Sends a Worker-built request and reads the answer the way the Worker does.
+    fn worker_completion(&self, body: &Value) -> llm::Completion {
+        let r = self.chat(body);
+        llm::classify(r.status, r.header("retry-after"), &String::from_utf8_lossy(&r.body))
+            .unwrap_or_else(|e| panic!("the Worker refuses the answer: {e:?}"))
+    }
+
+    /// A script the Worker accepts, also checked against the schema it sent.
+    fn worker_script(&self, body: &Value) -> Script {
+        let c = self.worker_completion(body);
+        let schema = script::json_schema();
+        validate(&serde_json::from_str(&c.content).unwrap(), &schema, &schema, "$").unwrap();
+        llm::parse_script(&c).unwrap_or_else(|e| panic!("{e:?}"))
+    }
+}
+
+fn character_names(s: &Script) -> Vec<String> {
+    s.characters.iter().map(|c| c.name.clone()).collect()
+}
+
+/// Line texts are 40–300 characters of whole sentences, and speaker names stay short.
+fn assert_lines_well_formed(s: &Script) {
+    for (i, l) in s.lines.iter().enumerate() {
+        let n = l.text.chars().count();
+        assert!((40..=300).contains(&n), "line {i}: {n} characters: {:?}", l.text);
+        assert!(l.text.ends_with(['.', '?', '!']), "line {i}: {:?}", l.text);
+        assert!(!l.speaker.is_empty() && l.speaker.chars().count() <= 200);
+    }
+}
+
+#[test]
+fn chapter_scripts_have_a_realistic_size_by_default() {
+    let s = Stack::start();
+    let (mut min_lines, mut max_lines, mut sizes) = (usize::MAX, 0, Vec::new());
+    for (i, prompt) in PROMPTS.iter().enumerate() {
+        let script = s.worker_script(&script_req(prompt, 1 + i as u32 % 3));
+        let n = script.lines.len();
+        assert!((40..=80).contains(&n), "{prompt}: {n} lines");
+        (min_lines, max_lines) = (min_lines.min(n), max_lines.max(n));
+        let speakers = script.speakers();
+        assert!((3..=6).contains(&speakers.len()), "{prompt}: {speakers:?}");
+        assert_eq!(speakers[0], "Narrator");
+        sizes.push(speakers.len());
+        // The cast list is exactly the speakers besides the Narrator.
+        let mut cast = character_names(&script);
+        let mut others: Vec<String> = speakers.into_iter().filter(|s| s != "Narrator").collect();
+        cast.sort();
+        others.sort();
+        assert_eq!(cast, others, "{prompt}");
+        assert!(script.characters.iter().all(|c| !c.description.is_empty()));
+        assert_lines_well_formed(&script);
+        assert!(!script.title.is_empty());
+        // Narration and dialogue alternate: nobody has the whole chapter.
+        let narrated = script.lines.iter().filter(|l| l.speaker == "Narrator").count();
+        assert!(narrated > n / 8 && narrated < n * 3 / 4, "{prompt}: {narrated} of {n} narrated");
+    }
+    assert!(max_lines > min_lines, "sizes vary between requests");
+    sizes.sort();
+    assert!(sizes.first() != sizes.last(), "cast sizes vary between requests: {sizes:?}");
+}
+
+#[test]
+fn chapter_scripts_are_deterministic_per_request() {
+    let s = Stack::start();
+    let body = script_req("A fox and a lantern", 2);
+    let a = s.worker_completion(&body).content;
+    assert_eq!(s.worker_completion(&body).content, a);
+    assert_eq!(Stack::start().worker_completion(&body).content, a, "a fresh process answers the same");
+    assert_ne!(s.worker_completion(&script_req("A fox and a lantern", 3)).content, a);
+}
+
+#[test]
+fn enhance_keeps_the_drafts_speakers_line_by_line_and_rewrites_the_words() {
+    let s = Stack::start();
+    for prompt in ["A fox and a lantern", "Snow in the harbour town", "The dragon who could not fly"] {
+        let draft = s.worker_script(&script_req(prompt, 2));
+        let body = enhance_req(prompt, 2, &draft);
+        assert_eq!(body["response_format"]["json_schema"]["name"], "enhanced_chapter_script");
+        let better = s.worker_script(&body);
+        assert_eq!(better.lines.len(), draft.lines.len());
+        let speakers = |sc: &Script| sc.lines.iter().map(|l| l.speaker.clone()).collect::<Vec<_>>();
+        assert_eq!(speakers(&better), speakers(&draft));
+        assert_eq!(better.speakers(), draft.speakers());
+        assert_eq!(character_names(&better), character_names(&draft));
+        assert_eq!(better.title, draft.title);
+        let changed = better.lines.iter().zip(&draft.lines).filter(|(a, b)| a.text != b.text).count();
+        assert!(changed * 10 >= draft.lines.len() * 9, "{changed} of {} lines rewritten", draft.lines.len());
+        assert_lines_well_formed(&better);
+        assert_eq!(s.worker_script(&body), better, "deterministic");
+    }
+}
+
+#[test]
+fn summaries_are_two_to_four_sentences_naming_the_chapters_characters() {
+    let s = Stack::start();
+    for (i, prompt) in PROMPTS[..3].iter().enumerate() {
+        let script = s.worker_script(&script_req(prompt, 1 + i as u32));
+        let c = s.worker_completion(&summary_req(prompt, 1 + i as u32, &script));
+        let summary = llm::parse_summary(&c).unwrap();
+        let body = summary.strip_prefix("Summary: ").expect("prefix");
+        let body = &body[..body.rfind(" [s-").expect("tag")];
+        let sentences = body.matches(['.', '?', '!']).count();
+        assert!((2..=4).contains(&sentences), "{sentences}: {summary}");
+        for name in character_names(&script) {
+            assert!(body.contains(&name), "{name} missing from {summary}");
+        }
+        assert!(!body.contains("Narrator"), "{summary}");
+    }
+}
+
+#[test]
+fn the_script_knob_forces_every_script_and_enhance_to_n_lines() {
+    let s = Stack::start();
+    assert_eq!(s.admin("GET", "script", None).json(), json!({"lines": null}));
+    let default = s.worker_script(&script_req("A fox and a lantern", 1));
+
+    let r = s.admin("POST", "script", Some(json!({"lines": 300})));
+    assert_eq!((r.status, r.json()), (200, json!({"lines": 300})));
+    assert_eq!(s.admin("GET", "script", None).json(), json!({"lines": 300}));
+    let long = s.worker_script(&script_req("A fox and a lantern", 1));
+    assert_eq!(long.lines.len(), 300);
+    assert_lines_well_formed(&long);
+    let speakers = long.speakers();
+    assert!((3..=6).contains(&speakers.len()) && speakers[0] == "Narrator", "{speakers:?}");
+    let better = s.worker_script(&enhance_req("A fox and a lantern", 1, &long));
+    assert_eq!(better.lines.len(), 300);
+    assert_eq!(better.speakers(), long.speakers());
+
+    // A forced count applies to enhancing a draft of another size too.
+    let r = s.admin("POST", "script", Some(json!({"lines": 7})));
+    assert_eq!(r.json(), json!({"lines": 7}));
+    let short = s.worker_script(&enhance_req("A fox and a lantern", 1, &default));
+    assert_eq!(short.lines.len(), 7);
+    assert!(short.speakers().iter().all(|sp| default.speakers().contains(sp)));
+    for n in [1, 2, 2000] {
+        assert_eq!(s.admin("POST", "script", Some(json!({"lines": n}))).json(), json!({"lines": n}));
+        let sc = s.worker_script(&script_req("Snow in the harbour town", 2));
+        assert_eq!(sc.lines.len(), n);
+        assert_lines_well_formed(&sc);
+        let mut cast = character_names(&sc);
+        let mut spoken: Vec<String> = sc.speakers().into_iter().filter(|s| s != "Narrator").collect();
+        cast.sort();
+        spoken.sort();
+        assert_eq!(cast, spoken, "{n} lines: every listed character speaks");
+    }
+
+    let r = s.admin("POST", "script", Some(json!({"lines": null})));
+    assert_eq!((r.status, r.json()), (200, json!({"lines": null})));
+    assert_eq!(s.worker_script(&script_req("A fox and a lantern", 1)), default);
+
+    let bad_specs = [
+        json!({"lines": 0}),
+        json!({"lines": 2001}),
+        json!({"lines": "12"}),
+        json!({"lines": 1.5}),
+        json!({"lines": -3}),
+        json!({}),
+        json!([12]),
+    ];
+    for bad in bad_specs {
+        let r = s.admin("POST", "script", Some(bad.clone()));
+        assert_eq!(r.status, 400, "{bad}");
+        assert!(r.json()["error"].is_string(), "{bad}");
+    }
+    let not_json = Some(b"lines=3".to_vec());
+    let r = s.send("POST", "/__admin/script", &[("content-type", "application/json")], not_json, None).unwrap();
+    assert_eq!((r.status, r.json()["error"].is_string()), (400, true));
+    assert_eq!(s.admin("GET", "script", None).json(), json!({"lines": null}), "bad input changes nothing");
+
+    s.admin("POST", "script", Some(json!({"lines": 5})));
+    assert_eq!(s.admin("POST", "reset", None).status, 204);
+    assert_eq!(s.admin("GET", "script", None).json(), json!({"lines": null}));
+    assert_eq!(s.worker_script(&script_req("A fox and a lantern", 1)), default);
+}
+
 // ---------------------------------------------------------------- ElevenLabs
 
 #[test]
@@ -465,14 +710,50 @@ fn tts_returns_playable_mono_mp3_in_the_requested_format() {
         assert_eq!(r.header("content-type"), Some("audio/mpeg"));
         assert_eq!(r.header("character-cost"), Some(text.chars().count().to_string().as_str()));
         assert!(r.header("request-id").is_some_and(|id| id.len() >= 16));
+        assert_eq!(r.header("x-standin-engine"), Some("espeak-ng"), "real speech, not the tone");
         assert!(is_mp3(&r.body), "{format}");
         let (duration, sample_rate, channels) = probe(&r.body);
         assert!(duration > 1.0, "{format}: {duration}");
         assert_eq!((sample_rate, channels), (rate, 1), "{format}");
     }
-    // The default format is mp3_44100_128.
+    // The default format is mp3_44100_128: 44.1 kHz, 128 kbit/s constant bitrate, mono.
     let r = s.tts(RACHEL, "", &json!({"text": text}));
     assert_eq!(probe(&r.body).1, 44100);
+    let (frames, rates, mono) = mpeg1_frames(&r.body);
+    assert!(frames > 30 && mono, "{frames} frames, mono {mono}");
+    assert_eq!(rates, [128]);
+    let explicit = s.tts(RACHEL, "?output_format=mp3_44100_128", &json!({"text": text}));
+    assert_eq!(explicit.body, r.body);
+    assert_eq!(mpeg1_frames(&s.tts(RACHEL, "?output_format=mp3_44100_64", &json!({"text": text})).body).1, [64]);
+}
+
+#[test]
+fn tts_log_entries_say_which_engine_voiced_them_and_when_they_were_answered() {
+    let s = Stack::start();
+    s.tts(RACHEL, "?output_format=mp3_22050_32", &json!({"text": "Real speech."}));
+    s.tts("NoSuchVoice123", "", &json!({"text": "Never voiced."}));
+    s.chat(&user("not audio"));
+    let log = s.log("");
+    assert_eq!(log.len(), 3);
+    assert_eq!(log[0]["engine"], "espeak-ng");
+    assert!(log[1].get("engine").is_none(), "a refused request made no audio: {}", log[1]);
+    assert!(log[2].get("engine").is_none());
+    for e in &log {
+        let (at, answered) = (e["at"].as_u64().unwrap(), e["answered_at"].as_u64().unwrap());
+        assert!(answered >= at && answered - at <= e["duration_ms"].as_u64().unwrap() + 5, "{e}");
+    }
+    // An open request has no answer time yet.
+    s.fault(json!({"provider": "elevenlabs", "kind": "hang", "hang_ms": 300}));
+    let hung = s.send(
+        "POST",
+        &format!("/v1/text-to-speech/{RACHEL}"),
+        &[("xi-api-key", ELEVEN_KEY)],
+        Some(json!({"text": "Wait."}).to_string().into_bytes()),
+        Some(Duration::from_millis(100)),
+    );
+    assert!(hung.is_err());
+    let last = s.log("").pop().unwrap();
+    assert!(last["answered_at"].is_null() && last["status"].is_null(), "{last}");
 }
 
 #[test]
@@ -544,6 +825,8 @@ fn tone_stands_in_when_espeak_is_missing() {
     let text = "Twenty characters!!!";
     let r = s.tts(RACHEL, "?output_format=mp3_44100_64", &json!({"text": text}));
     assert_eq!(r.status, 200);
+    assert_eq!(r.header("x-standin-engine"), Some("tone"));
+    assert_eq!(s.log("?provider=elevenlabs")[0]["engine"], "tone");
     let (duration, rate, _) = probe(&r.body);
     assert_eq!(rate, 44100);
     assert!((1.1..1.4).contains(&duration), "60 ms a character: {duration}");

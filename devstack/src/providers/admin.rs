@@ -1,7 +1,22 @@
-//! `/__admin/`: the test-facing control surface — request log, faults, latency, concurrency
-//! cap, counters, reset. Not part of either provider's API, and never logged.
+//! `/__admin/`: the test-facing control surface. Not part of either provider's API, and never
+//! logged. Bad input is a 400 `{"error": "..."}`.
+//!
+//! - `GET /__admin/requests[?provider=openai|elevenlabs][&since=SEQ]` → `{"requests": [entry...]}`
+//!   (see `log.rs`: seq, provider, method, path, query, body, status, voice_id, at, answered_at,
+//!   duration_ms, fault, engine); `DELETE` clears it (204).
+//! - `GET|POST|DELETE /__admin/faults`, `DELETE /__admin/faults/{id}`: injected faults (`faults.rs`).
+//! - `GET /__admin/latency` → `{"openai": MS, "elevenlabs": MS}`;
+//!   `POST {"provider": P, "ms": MS}` → `{"provider": P, "ms": MS}`.
+//! - `POST /__admin/concurrency {"provider": P, "max": N|null}` → `{"provider": P, "max": N|null}`.
+//! - `GET /__admin/stats` → per provider in_flight, max_in_flight, total, latency_ms, max_concurrent.
+//! - `GET /__admin/script` → `{"lines": N|null}`; `POST {"lines": N}` (N in 1..=2000) makes every
+//!   chapter script and enhanced script exactly N lines, `{"lines": null}` returns to the
+//!   default (40–80); answers `{"lines": N|null}`.
+//! - `POST /__admin/reset` (204): clears the log and faults, and resets latency, caps, counters
+//!   and the script size.
 // An early answer travels as the Err of a Result; it is returned at once, so its size is moot.
 #![allow(clippy::result_large_err)]
+use super::knobs::MAX_SCRIPT_LINES;
 use super::{App, Provider};
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
@@ -21,6 +36,7 @@ pub fn routes() -> Router<App> {
         .route("/__admin/latency", get(get_latency).post(set_latency))
         .route("/__admin/concurrency", post(set_concurrency))
         .route("/__admin/stats", get(stats))
+        .route("/__admin/script", get(get_script).post(set_script))
         .route("/__admin/reset", post(reset))
 }
 
@@ -107,6 +123,28 @@ async fn set_concurrency(State(app): State<App>, body: Bytes) -> Response {
     };
     app.knobs.of(provider).max_concurrent.store(max, Ordering::SeqCst);
     Json(json!({"provider": provider, "max": (max > 0).then_some(max)})).into_response()
+}
+
+async fn get_script(State(app): State<App>) -> Json<Value> {
+    Json(json!({"lines": app.knobs.script_lines()}))
+}
+
+async fn set_script(State(app): State<App>, body: Bytes) -> Response {
+    let spec = match parse_object(&body) {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    const RANGE: &str = "an integer from 1 to 2000, or null for the default (40 to 80 lines)";
+    let lines = match spec.get("lines") {
+        Some(Value::Null) => None,
+        Some(v) => match v.as_u64() {
+            Some(n) if (1..=MAX_SCRIPT_LINES as u64).contains(&n) => Some(n as usize),
+            _ => return bad(&format!("'lines' must be {RANGE}")),
+        },
+        None => return bad(&format!("'lines' is required: {RANGE}")),
+    };
+    app.knobs.set_script_lines(lines);
+    Json(json!({"lines": lines})).into_response()
 }
 
 async fn stats(State(app): State<App>) -> Json<Value> {

@@ -1,6 +1,8 @@
 //! `POST /v1/text-to-speech/{voice_id}` (and `/stream`, identical here) and `GET /v1/voices`.
 //! Validates the request as ElevenLabs does for the parts talecast uses and answers with a real
-//! MP3 of the text in the requested format.
+//! MP3 of the text in the requested format. Besides ElevenLabs' own headers, a clip's answer
+//! carries `x-standin-engine: espeak-ng|tone` (also in its request-log entry as `engine`), so a
+//! test can tell real speech from the tone that stands in when espeak-ng is missing.
 // An early answer travels as the Err of a Result; it is returned at once, so its size is moot.
 #![allow(clippy::result_large_err)]
 use super::faults::Kind;
@@ -71,15 +73,18 @@ async fn synthesise(app: &App, voice_id: &str, uri: &Uri, body: &[u8], seq: u64,
         Ok(r) => r,
         Err(resp) => return resp,
     };
-    let mp3 = match app.speech.mp3(&req.text, voice, fmt, req.speed).await {
-        Ok(b) => b,
+    let clip = match app.speech.mp3(&req.text, voice, fmt, req.speed).await {
+        Ok(c) => c,
         Err(e @ SynthError::LameMissing) | Err(e @ SynthError::Failed(_)) => {
             return detail(StatusCode::INTERNAL_SERVER_ERROR, "internal_server_error", &e.to_string())
         }
     };
-    let mut resp = Response::new(Body::from(mp3));
+    let engine = clip.engine.as_str();
+    app.log.set_engine(seq, engine);
+    let mut resp = Response::new(Body::from(clip.mp3));
     let h = resp.headers_mut();
     h.insert("content-type", HeaderValue::from_static("audio/mpeg"));
+    h.insert("x-standin-engine", HeaderValue::from_static(engine));
     h.insert("character-cost", HeaderValue::from(req.text.chars().count()));
     let id = &sha256_hex(format!("{seq}\0{voice_id}\0{}", req.text).as_bytes())[..20];
     h.insert("request-id", HeaderValue::from_str(id).expect("hex is a valid header"));

@@ -1,6 +1,7 @@
 //! Per-provider latency, an optional concurrency cap (ElevenLabs answers over-limit requests
 //! with 429 too_many_concurrent_requests), and in-flight counters so tests can check that a
-//! client never exceeded its own concurrency limit.
+//! client never exceeded its own concurrency limit; plus the script size the OpenAI stand-in
+//! must write (`/__admin/script`).
 use super::Provider;
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -16,10 +17,15 @@ pub struct ProviderKnobs {
     total: AtomicU64,
 }
 
+/// The largest line count `/__admin/script` accepts.
+pub const MAX_SCRIPT_LINES: usize = 2000;
+
 #[derive(Default)]
 pub struct Knobs {
     pub openai: ProviderKnobs,
     pub elevenlabs: ProviderKnobs,
+    /// Lines every script (and enhanced script) must have; 0 = the realistic default.
+    script_lines: AtomicUsize,
 }
 
 /// Counts a request as in flight for as long as it lives, including when the client gives up
@@ -82,6 +88,16 @@ impl Knobs {
     pub fn reset(&self) {
         self.openai.reset();
         self.elevenlabs.reset();
+        self.script_lines.store(0, Ordering::SeqCst);
+    }
+
+    pub fn script_lines(&self) -> Option<usize> {
+        Some(self.script_lines.load(Ordering::SeqCst)).filter(|n| *n > 0)
+    }
+
+    /// None returns to the default; callers check the range.
+    pub fn set_script_lines(&self, lines: Option<usize>) {
+        self.script_lines.store(lines.unwrap_or(0), Ordering::SeqCst);
     }
 }
 

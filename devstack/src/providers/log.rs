@@ -1,5 +1,7 @@
 //! The request log that tests read through `/__admin/requests`. Entries are opened on arrival
-//! (status null) and closed when answered, so a hung or abandoned request is visible too.
+//! (status null, `at` set) and closed when answered (`status`, `answered_at`, `duration_ms`), so a
+//! hung or abandoned request is visible too. Text-to-speech entries also say which `engine`
+//! voiced the clip ("espeak-ng", or "tone" when espeak-ng is missing).
 use super::Provider;
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -19,8 +21,14 @@ pub struct Entry {
     pub voice_id: Option<String>,
     /// Arrival, unix milliseconds.
     pub at: u64,
+    /// When the answer was ready, unix milliseconds; null while the request is open.
+    pub answered_at: Option<u64>,
     /// Arrival to answer, milliseconds (includes injected latency).
     pub duration_ms: Option<u64>,
+    /// What voiced a text-to-speech answer: "espeak-ng" or "tone". Absent for other requests and
+    /// for ones answered before any audio was made (auth, faults, bad input).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub engine: Option<&'static str>,
     /// The id of the fault that answered this request, if any.
     pub fault: Option<u64>,
 }
@@ -61,7 +69,9 @@ impl RequestLog {
             status: None,
             voice_id: e.voice_id.map(str::to_string),
             at: now_ms(),
+            answered_at: None,
             duration_ms: None,
+            engine: None,
             fault: None,
         });
         seq
@@ -72,9 +82,15 @@ impl RequestLog {
         self.update(seq, |e| e.fault = Some(fault));
     }
 
+    pub fn set_engine(&self, seq: u64, engine: &'static str) {
+        self.update(seq, |e| e.engine = Some(engine));
+    }
+
     pub fn close(&self, seq: u64, status: u16, duration_ms: u64) {
+        let now = now_ms();
         self.update(seq, |e| {
             e.status = Some(status);
+            e.answered_at = Some(now.max(e.at));
             e.duration_ms = Some(duration_ms);
         });
     }
@@ -115,7 +131,10 @@ mod tests {
         let b = log.open(entry(Provider::Elevenlabs, b"not json"));
         log.close(a, 200, 5);
         log.mark_fault(b, 7);
+        log.set_engine(b, "tone");
         let all = log.list(None, 0);
+        assert!(all[0].answered_at.is_some_and(|t| t >= all[0].at));
+        assert_eq!((all[1].answered_at, all[1].engine), (None, Some("tone")));
         assert_eq!(all.len(), 2);
         assert_eq!(all[0].body["a"], 1);
         assert_eq!(all[1].body, "not json");

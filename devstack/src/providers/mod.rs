@@ -1,7 +1,8 @@
 //! Local stand-ins for the two paid APIs talecast calls: OpenAI chat completions and ElevenLabs
 //! text-to-speech. They speak the real wire formats, answer deterministically (schema-valid
-//! scripts, real MP3), and expose `/__admin/` knobs for latency, concurrency caps and injected
-//! faults, plus a request log that tests read.
+//! chapter scripts of realistic size, real MP3 speech), and expose `/__admin/` knobs for
+//! latency, concurrency caps, injected faults and the script size, plus a request log that
+//! tests read (the route list is in `admin.rs`).
 mod admin;
 mod elevenlabs;
 mod faults;

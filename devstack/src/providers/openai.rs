@@ -1,12 +1,21 @@
 //! `POST /v1/chat/completions`: validates the request as OpenAI does for the parts talecast
-//! uses, then answers deterministically from (model, messages, response_format): a schema-valid
-//! JSON document for `json_schema`, a JSON object for `json_object`, and a tagged "Summary: "
-//! paragraph for plain text.
+//! uses, then answers deterministically from (model, messages, response_format):
+//! - `json_schema`: a schema-valid document. For the Worker's chapter script that is a
+//!   realistic chapter (40–80 lines, 3–6 speakers with the Narrator, 40–300 characters a line;
+//!   see `schema_fill`), or exactly N lines while `POST /__admin/script {"lines": N}` is set.
+//! - The enhance pass (schema `enhanced_chapter_script`, or a prompt carrying "The draft script
+//!   of chapter N (JSON):" as `src/core/llm/prompts.rs` builds it): the draft's speakers, line by
+//!   line, and its line count and title, with new words.
+//! - `json_object`: a small JSON object.
+//! - Plain text: "Summary: " and 2–4 sentences naming every character of the transcript the
+//!   Worker's summary prompt carries ("The chapter's script:" then `Speaker (direction): text`
+//!   lines), then a `[s-xxxxxx]` tag that lets tests trace a summary into later prompts.
 // An early answer travels as the Err of a Result; it is returned at once, so its size is moot.
 #![allow(clippy::result_large_err)]
 use super::faults::Kind;
 use super::gate::raw;
 use super::rng::{sha256_hex, Rng};
+use super::schema_fill::{Draft, Plan};
 use super::{prose, schema_check, schema_fill, App, Provider};
 use axum::body::Bytes;
 use axum::extract::State;
@@ -25,7 +34,7 @@ pub async fn chat_completions(
     let mut adm = app.admit(Provider::Openai, &method, &uri, &headers, &body, None).await;
     let resp = match adm.early.take() {
         Some(r) => r,
-        None => complete(&body),
+        None => complete(&body, app.knobs.script_lines()),
     };
     app.finish(adm, resp)
 }
@@ -36,15 +45,22 @@ enum Output {
     JsonSchema { name: String, schema: Value },
 }
 
+/// What the Worker's prompts put before a draft (enhance) and a transcript (summary).
+const DRAFT_MARKER: &str = "The draft script of chapter";
+const ENHANCE_SCHEMA: &str = "enhanced_chapter_script";
+const TRANSCRIPT_MARKER: &str = "The chapter's script:\n";
+
 struct Request {
     model: String,
-    prompt_chars: usize,
+    /// Every message's text, in order.
+    prompt: String,
     output: Output,
     /// Canonical JSON of what determines the answer.
     seed: String,
 }
 
-fn complete(body: &[u8]) -> Response {
+/// `forced_lines`: the `/__admin/script` knob, the line count every script must have.
+fn complete(body: &[u8], forced_lines: Option<usize>) -> Response {
     let req = match parse(body) {
         Ok(r) => r,
         Err(resp) => return resp,
@@ -52,11 +68,18 @@ fn complete(body: &[u8]) -> Response {
     let hash = sha256_hex(req.seed.as_bytes());
     let mut rng = Rng::from_bytes(req.seed.as_bytes());
     let content = match &req.output {
-        Output::Text => format!("Summary: {} [s-{}]", prose::sentences(&mut rng, 3, 4), &hash[..6]),
+        Output::Text => {
+            let names = transcript_characters(&req.prompt);
+            format!("Summary: {} [s-{}]", prose::summary(&mut rng, &names), &hash[..6])
+        }
         Output::JsonObject => {
             json!({"result": prose::sentences(&mut rng, 2, 3), "tag": format!("j-{}", &hash[..6])}).to_string()
         }
-        Output::JsonSchema { name, schema } => match schema_fill::fill(schema, req.seed.as_bytes()) {
+        Output::JsonSchema { name, schema } => match schema_fill::fill_with(
+            schema,
+            req.seed.as_bytes(),
+            &Plan { lines: forced_lines, draft: draft(name, &req.prompt) },
+        ) {
             Ok(v) => v.to_string(),
             Err(e) => {
                 return invalid(
@@ -67,7 +90,50 @@ fn complete(body: &[u8]) -> Response {
             }
         },
     };
-    Json(envelope(&hash, &req.model, &content, req.prompt_chars)).into_response()
+    Json(envelope(&hash, &req.model, &content, req.prompt.chars().count())).into_response()
+}
+
+/// The draft an enhance request carries, if this is one and the draft is a readable script.
+fn draft(schema_name: &str, prompt: &str) -> Option<Draft> {
+    let at = prompt.find(DRAFT_MARKER);
+    if at.is_none() && schema_name != ENHANCE_SCHEMA {
+        return None;
+    }
+    let from = at.unwrap_or(0);
+    let json_at = from + prompt[from..].find("(JSON):")? + "(JSON):".len();
+    // The draft is followed by more prose: read exactly one JSON value.
+    let v: Value = serde_json::Deserializer::from_str(prompt[json_at..].trim_start()).into_iter().next()?.ok()?;
+    let text = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).map(|s| s.trim().to_string());
+    let speakers: Vec<String> =
+        v.get("lines")?.as_array()?.iter().filter_map(|l| text(l, "speaker")).filter(|s| !s.is_empty()).collect();
+    if speakers.is_empty() {
+        return None;
+    }
+    let characters = v
+        .get("characters")
+        .and_then(Value::as_array)
+        .map(|cs| cs.iter().filter_map(|c| text(c, "name")).filter(|n| !n.is_empty()).collect())
+        .unwrap_or_default();
+    Some(Draft { title: text(&v, "title").unwrap_or_default(), speakers, characters })
+}
+
+/// The characters (not the Narrator) of the transcript in a summary prompt, in order of
+/// first appearance; empty when the prompt carries none.
+fn transcript_characters(prompt: &str) -> Vec<String> {
+    let Some(at) = prompt.find(TRANSCRIPT_MARKER) else { return Vec::new() };
+    let mut names: Vec<String> = Vec::new();
+    for line in prompt[at + TRANSCRIPT_MARKER.len()..].lines() {
+        let Some((label, _)) = line.split_once(": ") else { continue };
+        // "Speaker (direction)" or "Speaker".
+        let name = label.split_once(" (").map_or(label, |(n, _)| n).trim();
+        if name.is_empty() || name.eq_ignore_ascii_case("narrator") || name.chars().count() > 200 {
+            continue;
+        }
+        if !names.iter().any(|n| n == name) {
+            names.push(name.to_string());
+        }
+    }
+    names
 }
 
 fn envelope(hash: &str, model: &str, content: &str, prompt_chars: usize) -> Value {
@@ -180,7 +246,7 @@ fn parse(body: &[u8]) -> Result<Request, Response> {
     let output = parse_response_format(rf, &prompt)?;
     // Only what determines the answer goes into the seed: temperature, ids and the like don't.
     let seed = canonical(&json!({"model": model, "messages": messages, "response_format": rf}));
-    Ok(Request { model, prompt_chars: prompt.chars().count(), output, seed })
+    Ok(Request { model, prompt, output, seed })
 }
 
 fn parse_response_format(rf: Option<&Value>, prompt: &str) -> Result<Output, Response> {
@@ -320,19 +386,19 @@ mod tests {
                 json!("response_format"),
             ),
         ] {
-            let (status, v) = body_json(complete(body.to_string().as_bytes())).await;
+            let (status, v) = body_json(complete(body.to_string().as_bytes(), None)).await;
             assert_eq!(status, 400, "{body}");
             assert_eq!(v["error"]["type"], "invalid_request_error");
             assert_eq!(v["error"]["param"], param, "{v}");
         }
-        let (status, _) = body_json(complete(b"{nope")).await;
+        let (status, _) = body_json(complete(b"{nope", None)).await;
         assert_eq!(status, 400);
     }
 
     #[tokio::test]
     async fn content_parts_and_json_object() {
         let body = json!({"model":"m","messages":[{"role":"user","content":[{"type":"text","text":"Reply in JSON"}]}],"response_format":{"type":"json_object"}});
-        let (status, v) = body_json(complete(body.to_string().as_bytes())).await;
+        let (status, v) = body_json(complete(body.to_string().as_bytes(), None)).await;
         assert_eq!(status, 200);
         let content: Value = serde_json::from_str(v["choices"][0]["message"]["content"].as_str().unwrap()).unwrap();
         assert!(content["result"].is_string());

@@ -1,7 +1,16 @@
 //! Generates a value that satisfies a JSON schema (the structured-outputs subset), the same
-//! value for the same seed. The schema drives everything; a few property-name heuristics only
-//! make story scripts read naturally (speakers drawn from the listed characters, titles that
-//! look like titles).
+//! value for the same seed. The schema drives everything; property-name heuristics only make
+//! story scripts look like real chapters:
+//! - a `lines` array (also `script`, `dialogue`) gets 40–80 entries, or [`Plan::lines`] when the
+//!   admin knob forces a count, or the draft's count in the enhance pass — always within the
+//!   schema's minItems/maxItems;
+//! - the cast array (`characters`, `cast`, `speakers`) lists 2–5 characters, so a chapter has
+//!   3–6 speakers with the Narrator (fewer when a forced count is too small to give each a line);
+//!   every listed character speaks, the Narrator opens the chapter, and no one else speaks;
+//! - each line's text is 40–300 characters of whole sentences: narration for the Narrator,
+//!   dialogue addressing the others for characters (schema min/maxLength win where narrower);
+//! - with a draft ([`Plan::draft`], the enhance pass) each line keeps the draft line's speaker,
+//!   the cast keeps the draft's names and the title stays; only the words change.
 use super::prose;
 use super::rng::Rng;
 use super::schema_check::resolve_ref;
@@ -13,14 +22,61 @@ const SOFT_DEPTH: usize = 8;
 const HARD_DEPTH: usize = 64;
 /// Array properties that list the cast; speakers elsewhere in the same response come from them.
 const CAST_KEYS: &[&str] = &["characters", "cast", "speakers"];
+/// Array properties that hold a script's lines.
+const LINE_KEYS: &[&str] = &["lines", "script", "dialogue"];
 const NARRATOR: &str = "Narrator";
+/// A chapter's size when nothing forces it: lines, and characters besides the Narrator.
+pub const DEFAULT_LINES: (u64, u64) = (40, 80);
+pub const DEFAULT_CHARACTERS: (u64, u64) = (2, 5);
+/// Characters of a line's text: long enough to sound like a line, far below any TTS limit.
+pub const LINE_TEXT_CHARS: (usize, usize) = (40, 300);
 
+/// What a script request asks for beyond its schema.
+#[derive(Clone, Debug, Default)]
+pub struct Plan {
+    /// Entries of every `lines` array (the `/__admin/script` knob); None = the draft's count, or
+    /// a realistic default.
+    pub lines: Option<usize>,
+    /// The script the enhance pass rewrites.
+    pub draft: Option<Draft>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Draft {
+    pub title: String,
+    /// Each line's speaker, in order.
+    pub speakers: Vec<String>,
+    /// The names in the draft's cast list.
+    pub characters: Vec<String>,
+}
+
+#[cfg(test)]
 pub fn fill(root: &Value, seed: &[u8]) -> Result<Value, String> {
+    fill_with(root, seed, &Plan::default())
+}
+
+pub fn fill_with(root: &Value, seed: &[u8], plan: &Plan) -> Result<Value, String> {
     let mut rng = Rng::from_bytes(seed);
-    let names = prose::cast(&mut rng, 12);
-    let cast_size = rng.range(2, 3) as usize;
-    let mut f = Filler { root, rng, names, cast_size, listed: Vec::new() };
-    f.value(root, &Ctx { key: None, cast_slot: None, depth: 0 })
+    let mut names = prose::cast(&mut rng, 12);
+    let mut cast_size = rng.range(DEFAULT_CHARACTERS.0, DEFAULT_CHARACTERS.1) as usize;
+    if let Some(d) = &plan.draft {
+        // The draft's cast: its list, then any speaker it forgot to list.
+        let mut cast: Vec<String> = Vec::new();
+        for n in d.characters.iter().chain(&d.speakers) {
+            if !is_narrator(n) && !cast.contains(n) {
+                cast.push(n.clone());
+            }
+        }
+        cast_size = cast.len();
+        names.retain(|n| !cast.contains(n));
+        cast.append(&mut names);
+        names = cast;
+    } else if let Some(n) = plan.lines {
+        // Room for the Narrator's opening line and one line per character.
+        cast_size = cast_size.min(n.saturating_sub(1));
+    }
+    let mut f = Filler { root, rng, names, cast_size, listed: Vec::new(), plan, line_speakers: Vec::new() };
+    f.value(root, &Ctx { key: None, cast_slot: None, line_slot: None, depth: 0 })
 }
 
 struct Filler<'a> {
@@ -31,6 +87,9 @@ struct Filler<'a> {
     cast_size: usize,
     /// Names actually written into a cast array in this response.
     listed: Vec<String>,
+    plan: &'a Plan,
+    /// Who speaks each entry of the lines array being filled.
+    line_speakers: Vec<String>,
 }
 
 #[derive(Clone, Copy)]
@@ -38,6 +97,8 @@ struct Ctx<'k> {
     key: Option<&'k str>,
     /// Set for values inside the i-th entry of a cast array.
     cast_slot: Option<usize>,
+    /// Set for values inside the i-th entry of a lines array.
+    line_slot: Option<usize>,
     depth: usize,
 }
 
@@ -142,7 +203,7 @@ impl<'a> Filler<'a> {
             let mut keys: Vec<&'a String> = props.keys().collect();
             keys.sort_by_key(|k| !is_cast_key(k));
             for k in keys {
-                let child = Ctx { key: Some(k.as_str()), cast_slot: ctx.cast_slot, depth: ctx.depth + 1 };
+                let child = Ctx { key: Some(k.as_str()), depth: ctx.depth + 1, ..*ctx };
                 let v = self.value(&props[k.as_str()], &child)?;
                 out.insert(k.clone(), v);
             }
@@ -163,47 +224,76 @@ impl<'a> Filler<'a> {
         let max = obj.get("maxItems").and_then(Value::as_u64);
         let lo_req = min.unwrap_or(0);
         let cast_array = ctx.key.is_some_and(is_cast_key);
+        let line_array = !cast_array && ctx.key.is_some_and(is_line_key);
         let n = if ctx.depth > SOFT_DEPTH {
             lo_req
         } else if cast_array {
             clamp(self.cast_size as u64, min, max)
+        } else if line_array {
+            let want = match (self.plan.lines, &self.plan.draft) {
+                (Some(n), _) => n as u64,
+                (None, Some(d)) => d.speakers.len() as u64,
+                (None, None) => self.rng.range(DEFAULT_LINES.0, DEFAULT_LINES.1),
+            };
+            clamp(want, min, max)
         } else {
             let lo = clamp(lo_req.max(2), min, max);
             let hi = clamp(lo.max(5), min, max).max(lo);
             self.rng.range(lo, hi)
         };
+        if line_array {
+            self.line_speakers = self.plan_speakers(n as usize);
+        }
         let mut out = Vec::with_capacity(n as usize);
         for i in 0..n as usize {
             let item_schema: &'a Value = match obj.get("prefixItems").and_then(Value::as_array).and_then(|p| p.get(i)) {
                 Some(s) => s,
                 None => obj.get("items").unwrap_or(&Value::Bool(true)),
             };
-            let child = Ctx { key: None, cast_slot: cast_array.then_some(i), depth: ctx.depth + 1 };
+            let child = Ctx {
+                key: None,
+                cast_slot: cast_array.then_some(i),
+                line_slot: line_array.then_some(i),
+                depth: ctx.depth + 1,
+            };
             out.push(self.value(item_schema, &child)?);
         }
         Ok(Value::Array(out))
     }
 
     fn string(&mut self, obj: &Map<String, Value>, ctx: &Ctx) -> String {
-        let raw = match obj.get("format").and_then(Value::as_str) {
-            Some(fmt) => self.formatted(fmt),
-            None => self.by_name(ctx),
-        };
         let min = obj.get("minLength").and_then(Value::as_u64).map(|n| n as usize);
         let max = obj.get("maxLength").and_then(Value::as_u64).map(|n| n as usize);
+        let raw = match obj.get("format").and_then(Value::as_str) {
+            Some(fmt) => self.formatted(fmt),
+            None => self.by_name(ctx, min, max),
+        };
         fit_length(raw, min, max, &mut self.rng)
     }
 
-    fn by_name(&mut self, ctx: &Ctx) -> String {
+    fn by_name(&mut self, ctx: &Ctx, min: Option<usize>, max: Option<usize>) -> String {
         let key = ctx.key.map(str::to_ascii_lowercase).unwrap_or_default();
         if let Some(slot) = ctx.cast_slot {
             if key.is_empty() || matches!(key.as_str(), "name" | "character" | "character_name") {
                 return self.cast_name(slot);
             }
+            if key == "description" {
+                return prose::character_description(&mut self.rng);
+            }
+        }
+        let text_key = matches!(key.as_str(), "text" | "line" | "dialogue" | "narration" | "content" | "body");
+        if let (Some(slot), true) = (ctx.line_slot, text_key) {
+            return self.line_text(slot, min, max);
+        }
+        if let Some(d) = self.plan.draft.as_ref().filter(|d| ctx.depth == 1 && key == "title" && !d.title.is_empty()) {
+            return d.title.clone();
         }
         match key.as_str() {
-            "speaker" | "speaker_name" | "character" | "character_name" => self.speaker(),
-            "name" => self.names[self.rng.range(0, self.cast_size as u64 - 1) as usize].clone(),
+            "speaker" | "speaker_name" | "character" | "character_name" => self.speaker(ctx),
+            "name" => {
+                let n = self.cast_size.max(1) as u64;
+                self.names[self.rng.range(0, n - 1) as usize].clone()
+            }
             "direction" | "stage_direction" | "delivery" | "emotion" | "tone" | "mood" => {
                 prose::direction(&mut self.rng)
             }
@@ -228,13 +318,95 @@ impl<'a> Filler<'a> {
     }
 
     /// Narrator or one of the characters listed earlier in this response (or, when nothing was
-    /// listed, the response's planned cast), so scripts never invent a stray speaker.
-    fn speaker(&mut self) -> String {
-        if self.rng.chance(0.3) {
+    /// listed, the response's planned cast), so scripts never invent a stray speaker. Inside a
+    /// lines array the speaker was planned for the whole array.
+    fn speaker(&mut self, ctx: &Ctx) -> String {
+        if let Some(s) = ctx.line_slot.and_then(|i| self.line_speakers.get(i)) {
+            return s.clone();
+        }
+        let pool = self.cast_pool();
+        if pool.is_empty() || self.rng.chance(0.3) {
             return NARRATOR.into();
         }
-        let pool = if self.listed.is_empty() { self.names[..self.cast_size].to_vec() } else { self.listed.clone() };
         self.rng.pick(&pool).clone()
+    }
+
+    fn cast_pool(&self) -> Vec<String> {
+        if self.listed.is_empty() {
+            self.names[..self.cast_size].to_vec()
+        } else {
+            self.listed.clone()
+        }
+    }
+
+    /// Who speaks each of `n` lines. With a draft: the draft's speaker of the same line (its
+    /// sequence repeated when the count is forced higher). Otherwise the Narrator opens, speaks
+    /// about a third of the lines, and characters rarely speak twice in a row. Either way every
+    /// required speaker gets a line when there are enough lines.
+    fn plan_speakers(&mut self, n: usize) -> Vec<String> {
+        let (mut out, required): (Vec<String>, Vec<String>) =
+            match self.plan.draft.as_ref().filter(|d| !d.speakers.is_empty()) {
+                Some(d) => {
+                    let mut required: Vec<String> = Vec::new();
+                    for s in &d.speakers {
+                        if !required.contains(s) {
+                            required.push(s.clone());
+                        }
+                    }
+                    ((0..n).map(|i| d.speakers[i % d.speakers.len()].clone()).collect(), required)
+                }
+                None => {
+                    let cast = self.cast_pool();
+                    let mut out: Vec<String> = Vec::with_capacity(n);
+                    let mut last: Option<usize> = None;
+                    for i in 0..n {
+                        if i == 0 || cast.is_empty() || self.rng.chance(0.35) {
+                            out.push(NARRATOR.into());
+                            continue;
+                        }
+                        let mut c = self.rng.range(0, cast.len() as u64 - 1) as usize;
+                        if Some(c) == last && cast.len() > 1 && self.rng.chance(0.8) {
+                            c = (c + 1 + self.rng.range(0, cast.len() as u64 - 2) as usize) % cast.len();
+                        }
+                        last = Some(c);
+                        out.push(cast[c].clone());
+                    }
+                    (out, std::iter::once(NARRATOR.to_string()).chain(cast).collect())
+                }
+            };
+        for r in &required {
+            if out.contains(r) {
+                continue;
+            }
+            // Take a line from someone who has more than one, starting at a seeded place.
+            let start = self.rng.range(0, n.max(1) as u64 - 1) as usize;
+            let spare = (0..n).map(|k| (start + k) % n).find(|&j| out.iter().filter(|s| **s == out[j]).count() > 1);
+            if let Some(j) = spare {
+                out[j] = r.clone();
+            }
+        }
+        out
+    }
+
+    /// A script line's words: narration for the Narrator, dialogue for a character.
+    fn line_text(&mut self, slot: usize, min: Option<usize>, max: Option<usize>) -> String {
+        let (mut lo, mut hi) = LINE_TEXT_CHARS;
+        if let Some(m) = max.filter(|m| *m >= min.unwrap_or(0)) {
+            hi = hi.min(m);
+            lo = lo.min(hi);
+        }
+        if let Some(m) = min {
+            lo = lo.max(m);
+            hi = hi.max(lo);
+        }
+        let speaker = self.line_speakers.get(slot).cloned().unwrap_or_else(|| NARRATOR.into());
+        let cast = self.cast_pool();
+        if is_narrator(&speaker) {
+            prose::text_between(&mut self.rng, lo, hi, |r| prose::narration_sentence(r, &cast))
+        } else {
+            let others: Vec<String> = cast.into_iter().filter(|c| *c != speaker).collect();
+            prose::text_between(&mut self.rng, lo, hi, |r| prose::dialogue_sentence(r, &others))
+        }
     }
 
     fn formatted(&mut self, fmt: &str) -> String {
@@ -314,6 +486,14 @@ fn is_cast_key(k: &str) -> bool {
     CAST_KEYS.contains(&k.to_ascii_lowercase().as_str())
 }
 
+fn is_line_key(k: &str) -> bool {
+    LINE_KEYS.contains(&k.to_ascii_lowercase().as_str())
+}
+
+fn is_narrator(name: &str) -> bool {
+    name.eq_ignore_ascii_case(NARRATOR)
+}
+
 fn null_chance(key: Option<&str>) -> f64 {
     if key.is_some_and(|k| k.eq_ignore_ascii_case("direction")) {
         0.5
@@ -377,15 +557,48 @@ mod tests {
             let v = fill(&script_schema(), &seed.to_le_bytes()).unwrap();
             let names: Vec<&str> =
                 v["characters"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
-            assert!((2..=3).contains(&names.len()));
+            assert!((2..=5).contains(&names.len()));
             let lines = v["lines"].as_array().unwrap();
-            assert!((2..=5).contains(&lines.len()));
+            assert!((40..=80).contains(&lines.len()));
+            assert_eq!(lines[0]["speaker"], "Narrator");
+            let mut speakers: Vec<&str> = Vec::new();
             for l in lines {
                 let s = l["speaker"].as_str().unwrap();
                 assert!(s == "Narrator" || names.contains(&s), "{s} not in {names:?}");
+                if !speakers.contains(&s) {
+                    speakers.push(s);
+                }
                 assert!(l["direction"].is_null() || l["direction"].is_string());
-                assert!(l["text"].as_str().unwrap().ends_with('.'));
+                let t = l["text"].as_str().unwrap();
+                assert!((40..=300).contains(&t.chars().count()) && t.ends_with(['.', '?', '!']), "{t:?}");
             }
+            assert_eq!(speakers.len(), names.len() + 1, "every listed character speaks");
+        }
+    }
+
+    #[test]
+    fn a_draft_keeps_its_speakers_line_by_line_and_a_forced_count_wins() {
+        let draft = Draft {
+            title: "Dark Water".into(),
+            speakers: ["Narrator", "Mira", "Tomas", "Narrator", "Mira"].map(String::from).to_vec(),
+            characters: vec!["Mira".into()],
+        };
+        let plan = Plan { lines: None, draft: Some(draft.clone()) };
+        let v = fill_with(&script_schema(), b"e", &plan).unwrap();
+        let lines = v["lines"].as_array().unwrap();
+        let speakers: Vec<&str> = lines.iter().map(|l| l["speaker"].as_str().unwrap()).collect();
+        assert_eq!(speakers, draft.speakers);
+        assert_eq!(v["title"], "Dark Water");
+        let cast: Vec<&str> = v["characters"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
+        assert_eq!(cast, ["Mira", "Tomas"]);
+        for n in [1, 3, 12] {
+            let v = fill_with(&script_schema(), b"e", &Plan { lines: Some(n), draft: Some(draft.clone()) }).unwrap();
+            assert_eq!(v["lines"].as_array().unwrap().len(), n);
+            let v = fill_with(&script_schema(), b"f", &Plan { lines: Some(n), draft: None }).unwrap();
+            let lines = v["lines"].as_array().unwrap();
+            assert_eq!(lines.len(), n);
+            let cast = v["characters"].as_array().unwrap().len();
+            assert!(cast < n, "{cast} characters cannot all speak in {n} lines");
         }
     }
 

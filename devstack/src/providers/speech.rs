@@ -1,14 +1,24 @@
 //! Real, playable MP3 for a line of text: espeak-ng speaks it (or, where espeak-ng is missing,
-//! a tone stands in) and lame encodes it at the requested rate and bitrate, mono, with no LAME
-//! info tag, so clips are bare MPEG frames that concatenate the way ElevenLabs clips do.
+//! a tone stands in) and lame encodes it at the requested rate and bitrate, CBR, mono, with no
+//! LAME info tag, so clips are bare MPEG frames that concatenate the way ElevenLabs clips do.
+//! Each clip says which engine voiced it ([`Engine`]), so tests can refuse tone-only audio.
+//!
+//! Cost: the e2e tests voice chapters of hundreds of lines, so a line must stay cheap. Both tools
+//! run over pipes (no temp files, no per-sample work here: devstack runs as a debug build, where
+//! touching every sample in Rust costs as much as lame's optimised resampler), and lame uses its
+//! fast algorithm (`-q 7`; its default `-q 5` costs ~40% more CPU for no audible gain on
+//! synthetic speech). A 200-character line (~10 s of audio) at mp3_44100_128 takes ~35 ms of
+//! espeak-ng and ~105 ms of lame CPU. Clips are cached by (voice, format, speed, text), so
+//! retries and re-runs cost nothing.
 use super::voices::Voice;
 use super::wav;
 use bytes::Bytes;
+use serde::Serialize;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::process::Stdio;
 use std::sync::Mutex;
+use tokio::io::AsyncWriteExt;
 use tokio::process::Command;
 
 pub struct Format {
@@ -29,6 +39,30 @@ pub const FORMATS: &[Format] = &[
 
 pub fn format(name: &str) -> Option<&'static Format> {
     FORMATS.iter().find(|f| f.name == name)
+}
+
+/// What voiced a clip: real speech, or the hum that stands in when espeak-ng is not installed.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize)]
+pub enum Engine {
+    #[serde(rename = "espeak-ng")]
+    Espeak,
+    #[serde(rename = "tone")]
+    Tone,
+}
+
+impl Engine {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Engine::Espeak => "espeak-ng",
+            Engine::Tone => "tone",
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Clip {
+    pub mp3: Bytes,
+    pub engine: Engine,
 }
 
 #[derive(Debug)]
@@ -52,109 +86,124 @@ impl std::fmt::Display for SynthError {
 /// Clips are deterministic, so repeated lines (retries, re-runs of a test) reuse the bytes.
 const CACHE_BUDGET: usize = 64 << 20;
 const MIN_MS: usize = 300;
+/// lame's algorithm quality, 0 (best, slowest) to 9; 7 is its `-f` fast mode, plenty for
+/// synthetic speech at the bitrates ElevenLabs offers.
+const LAME_QUALITY: &str = "7";
 
 pub struct Synth {
     espeak: String,
     lame: String,
-    cache: Mutex<(HashMap<[u8; 32], Bytes>, usize)>,
+    cache: Mutex<(HashMap<[u8; 32], Clip>, usize)>,
 }
 
 impl Synth {
     /// DEVSTACK_ESPEAK / DEVSTACK_LAME name other binaries, which also lets tests exercise the
     /// tone fallback and the missing-encoder error on a machine that has both.
     pub fn from_env() -> Self {
-        Synth {
-            espeak: std::env::var("DEVSTACK_ESPEAK").unwrap_or_else(|_| "espeak-ng".into()),
-            lame: std::env::var("DEVSTACK_LAME").unwrap_or_else(|_| "lame".into()),
-            cache: Mutex::new((HashMap::new(), 0)),
-        }
+        Synth::with_tools(
+            std::env::var("DEVSTACK_ESPEAK").unwrap_or_else(|_| "espeak-ng".into()),
+            std::env::var("DEVSTACK_LAME").unwrap_or_else(|_| "lame".into()),
+        )
     }
 
-    pub async fn mp3(&self, text: &str, voice: &Voice, fmt: &Format, speed: f64) -> Result<Bytes, SynthError> {
+    fn with_tools(espeak: String, lame: String) -> Self {
+        Synth { espeak, lame, cache: Mutex::new((HashMap::new(), 0)) }
+    }
+
+    pub async fn mp3(&self, text: &str, voice: &Voice, fmt: &Format, speed: f64) -> Result<Clip, SynthError> {
         let key: [u8; 32] =
             Sha256::digest(format!("{}\0{}\0{}\0{speed}\0{text}", voice.id, fmt.name, self.espeak)).into();
         if let Some(hit) = self.cache.lock().unwrap().0.get(&key) {
             return Ok(hit.clone());
         }
-        let dir = TempDir::new().map_err(|e| SynthError::Failed(format!("temp dir: {e}")))?;
-        let samples = self.speak(text, voice, speed, dir.path()).await?;
-        let mp3 = self.encode(&samples, fmt, dir.path()).await?;
+        let (wav_bytes, engine) = self.speak(text, voice, speed).await?;
+        let clip = Clip { mp3: self.encode(wav_bytes, fmt).await?, engine };
         let mut cache = self.cache.lock().unwrap();
-        if cache.1 + mp3.len() > CACHE_BUDGET {
+        if cache.1 + clip.mp3.len() > CACHE_BUDGET {
             *cache = (HashMap::new(), 0);
         }
-        cache.1 += mp3.len();
-        cache.0.insert(key, mp3.clone());
-        Ok(mp3)
+        cache.1 += clip.mp3.len();
+        cache.0.insert(key, clip.clone());
+        Ok(clip)
     }
 
-    async fn speak(&self, text: &str, voice: &Voice, speed: f64, dir: &Path) -> Result<Vec<i16>, SynthError> {
-        let text_path = dir.join("text.txt");
-        let wav_path = dir.join("speech.wav");
-        std::fs::write(&text_path, to_espeak_markup(text)).map_err(|e| SynthError::Failed(e.to_string()))?;
+    /// A WAV at [`wav::RATE`] and what voiced it. espeak-ng's bytes go to lame untouched (only
+    /// the header is repaired): decoding and re-encoding every sample costs more than lame's work.
+    async fn speak(&self, text: &str, voice: &Voice, speed: f64) -> Result<(Vec<u8>, Engine), SynthError> {
         let wpm = ((voice.wpm as f64) * speed).round().clamp(80.0, 450.0) as u32;
-        let run = Command::new(&self.espeak)
-            .args(["-m", "-b", "1", "-v", voice.espeak, "-p", &voice.pitch.to_string(), "-s", &wpm.to_string(), "-w"])
-            .arg(&wav_path)
-            .arg("-f")
-            .arg(&text_path)
-            .kill_on_drop(true)
-            .output()
-            .await;
-        let mut samples = match run {
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => wav::tone(text.chars().count(), voice.tone_hz, speed),
-            Err(e) => return Err(SynthError::Failed(format!("espeak-ng: {e}"))),
-            Ok(out) if !out.status.success() => {
-                return Err(SynthError::Failed(format!("espeak-ng: {}", String::from_utf8_lossy(&out.stderr).trim())))
+        let mut cmd = Command::new(&self.espeak);
+        cmd.args(["-m", "-b", "1", "-v", voice.espeak, "-p", &voice.pitch.to_string(), "-s", &wpm.to_string()])
+            .args(["--stdin", "--stdout"]);
+        let min = MIN_MS * wav::RATE as usize / 1000;
+        match piped(&mut cmd, to_espeak_markup(text).into_bytes()).await {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let mut samples = wav::tone(text.chars().count(), voice.tone_hz, speed);
+                samples.resize(samples.len().max(min), 0);
+                Ok((wav::encode(&samples, wav::RATE), Engine::Tone))
             }
-            Ok(_) => {
-                let bytes =
-                    std::fs::read(&wav_path).map_err(|e| SynthError::Failed(format!("espeak-ng output: {e}")))?;
-                let (rate, s) =
-                    wav::decode(&bytes).ok_or_else(|| SynthError::Failed("espeak-ng wrote no usable WAV".into()))?;
+            Err(e) => Err(SynthError::Failed(format!("espeak-ng: {e}"))),
+            Ok(out) if !out.status.success() => {
+                Err(SynthError::Failed(format!("espeak-ng: {}", String::from_utf8_lossy(&out.stderr).trim())))
+            }
+            Ok(out) => {
+                let mut bytes = out.stdout;
+                let (rate, n) = wav::fix_sizes(&mut bytes)
+                    .ok_or_else(|| SynthError::Failed("espeak-ng wrote no usable WAV".into()))?;
                 if rate != wav::RATE {
                     return Err(SynthError::Failed(format!("espeak-ng wrote {rate} Hz, expected {}", wav::RATE)));
                 }
-                s
+                // Punctuation-only text makes espeak-ng silent; a real service still returns audio.
+                if n < min {
+                    let (_, mut samples) = wav::decode(&bytes).expect("fix_sizes checked it");
+                    samples.resize(min, 0);
+                    bytes = wav::encode(&samples, wav::RATE);
+                }
+                Ok((bytes, Engine::Espeak))
             }
-        };
-        // Punctuation-only text makes espeak-ng silent; a real service still returns audio.
-        let min = MIN_MS * wav::RATE as usize / 1000;
-        if samples.len() < min {
-            samples.resize(min, 0);
         }
-        Ok(samples)
     }
 
-    async fn encode(&self, samples: &[i16], fmt: &Format, dir: &Path) -> Result<Bytes, SynthError> {
-        let wav_path = dir.join("in.wav");
-        let mp3_path = dir.join("out.mp3");
-        std::fs::write(&wav_path, wav::encode(samples, wav::RATE)).map_err(|e| SynthError::Failed(e.to_string()))?;
+    async fn encode(&self, wav_bytes: Vec<u8>, fmt: &Format) -> Result<Bytes, SynthError> {
         let khz = match fmt.sample_rate {
             22050 => "22.05".to_string(),
             44100 => "44.1".to_string(),
             r => (r / 1000).to_string(),
         };
-        let run = Command::new(&self.lame)
-            .args(["--quiet", "-t", "-m", "m", "--resample", &khz, "-b", &fmt.kbps.to_string()])
-            .arg(&wav_path)
-            .arg(&mp3_path)
-            .kill_on_drop(true)
-            .output()
-            .await;
-        match run {
+        let mut cmd = Command::new(&self.lame);
+        cmd.args(["--quiet", "-t", "-m", "m", "-q", LAME_QUALITY, "--resample", &khz, "-b", &fmt.kbps.to_string()])
+            .args(["-", "-"]);
+        let out = match piped(&mut cmd, wav_bytes).await {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(SynthError::LameMissing),
             Err(e) => return Err(SynthError::Failed(format!("lame: {e}"))),
             Ok(out) if !out.status.success() => {
                 return Err(SynthError::Failed(format!("lame: {}", String::from_utf8_lossy(&out.stderr).trim())))
             }
-            Ok(_) => {}
+            Ok(out) => out,
+        };
+        if out.stdout.is_empty() {
+            return Err(SynthError::Failed("lame produced no audio".into()));
         }
-        let mp3 = std::fs::read(&mp3_path).map_err(|e| SynthError::Failed(format!("lame output: {e}")))?;
-        if mp3.is_empty() {
-            return Err(SynthError::Failed("lame produced an empty file".into()));
-        }
-        Ok(Bytes::from(mp3))
+        Ok(Bytes::from(out.stdout))
+    }
+}
+
+/// Runs a tool with `input` on stdin, collecting stdout and stderr; killed if the request is
+/// dropped (the client went away).
+async fn piped(cmd: &mut Command, input: Vec<u8>) -> std::io::Result<std::process::Output> {
+    let mut child =
+        cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).kill_on_drop(true).spawn()?;
+    let mut stdin = child.stdin.take().expect("stdin is piped");
+    let feed = async move {
+        let r = stdin.write_all(&input).await;
+        drop(stdin);
+        r
+    };
+    let (fed, out) = tokio::join!(feed, child.wait_with_output());
+    let out = out?;
+    // A tool that exits early breaks the pipe; its status and stderr tell the real story.
+    match fed {
+        Err(e) if out.status.success() && e.kind() != std::io::ErrorKind::BrokenPipe => Err(e),
+        _ => Ok(out),
     }
 }
 
@@ -213,34 +262,6 @@ fn push_escaped(out: &mut String, s: &str) {
     }
 }
 
-static TEMP_SEQ: AtomicU64 = AtomicU64::new(0);
-
-/// A per-request scratch directory, removed on drop (including when the client goes away).
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new() -> std::io::Result<Self> {
-        let nanos =
-            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
-        let p = std::env::temp_dir().join(format!(
-            "devstack-tts-{}-{}-{nanos}",
-            std::process::id(),
-            TEMP_SEQ.fetch_add(1, Ordering::Relaxed)
-        ));
-        std::fs::create_dir_all(&p)?;
-        Ok(TempDir(p))
-    }
-    fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -262,17 +283,14 @@ mod tests {
     async fn tone_fallback_and_missing_lame() {
         let voice = voices::find("21m00Tcm4TlvDq8ikWAM").unwrap();
         let fmt = format("mp3_22050_32").unwrap();
-        let tone =
-            Synth { espeak: "/nonexistent/espeak".into(), lame: "lame".into(), cache: Mutex::new((HashMap::new(), 0)) };
-        let a = tone.mp3("Hello there", voice, fmt, 1.0).await.unwrap();
+        let tone = Synth::with_tools("/nonexistent/espeak".into(), "lame".into());
+        let clip = tone.mp3("Hello there", voice, fmt, 1.0).await.unwrap();
+        assert_eq!(clip.engine, Engine::Tone);
+        let a = clip.mp3;
         assert!(is_mp3(&a));
         // 11 chars * 60 ms = 660 ms at 32 kbit/s is about 2.6 kB; allow for frame rounding.
         assert!((2000..4000).contains(&a.len()), "{}", a.len());
-        let no_lame = Synth {
-            espeak: "espeak-ng".into(),
-            lame: "/nonexistent/lame".into(),
-            cache: Mutex::new((HashMap::new(), 0)),
-        };
+        let no_lame = Synth::with_tools("espeak-ng".into(), "/nonexistent/lame".into());
         let e = no_lame.mp3("Hello", voice, fmt, 1.0).await.unwrap_err();
         assert!(e.to_string().contains("apt-get install -y lame"), "{e}");
     }
@@ -283,10 +301,12 @@ mod tests {
         let fmt = format("mp3_44100_64").unwrap();
         let rachel = voices::find("21m00Tcm4TlvDq8ikWAM").unwrap();
         let adam = voices::find("pNInz6obpgDQGcFmaJgB").unwrap();
-        let a = s.mp3("The lantern glowed.", rachel, fmt, 1.0).await.unwrap();
+        let clip = s.mp3("The lantern glowed.", rachel, fmt, 1.0).await.unwrap();
+        assert_eq!(clip.engine, Engine::Espeak);
+        let a = clip.mp3;
         let fresh = Synth::from_env();
-        assert_eq!(a, fresh.mp3("The lantern glowed.", rachel, fmt, 1.0).await.unwrap());
-        assert_ne!(a, s.mp3("The lantern glowed.", adam, fmt, 1.0).await.unwrap());
+        assert_eq!(a, fresh.mp3("The lantern glowed.", rachel, fmt, 1.0).await.unwrap().mp3);
+        assert_ne!(a, s.mp3("The lantern glowed.", adam, fmt, 1.0).await.unwrap().mp3);
         assert!(is_mp3(&a));
     }
 }

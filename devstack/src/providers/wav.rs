@@ -1,5 +1,5 @@
-//! 16-bit mono PCM WAV: reading espeak-ng's output (to guarantee a minimum length) and
-//! writing either that or the tone used when espeak-ng is absent.
+//! 16-bit mono PCM WAV: repairing the header espeak-ng writes to a pipe, reading short clips (to
+//! guarantee a minimum length), and writing those or the tone used when espeak-ng is absent.
 
 pub const RATE: u32 = 22050;
 
@@ -53,6 +53,37 @@ pub fn decode(bytes: &[u8]) -> Option<(u32, Vec<i16>)> {
     None
 }
 
+/// Makes a WAV written to a pipe (sizes left as placeholders) self-consistent, in place and
+/// without touching the samples: the RIFF and data sizes are set from where the file ends.
+/// Returns the sample rate and the number of samples; None unless it is 16-bit mono PCM.
+pub fn fix_sizes(bytes: &mut Vec<u8>) -> Option<(u32, usize)> {
+    if bytes.len() < 12 || &bytes[..4] != b"RIFF" || &bytes[8..12] != b"WAVE" {
+        return None;
+    }
+    let mut pos = 12;
+    let mut rate = None;
+    while pos + 8 <= bytes.len() {
+        let declared = u32::from_le_bytes(bytes[pos + 4..pos + 8].try_into().ok()?) as usize;
+        let body_len = bytes.len() - pos - 8;
+        if &bytes[pos..pos + 4] == b"fmt " && declared >= 16 && body_len >= 16 {
+            let b = &bytes[pos + 8..];
+            if u16::from_le_bytes([b[2], b[3]]) != 1 || u16::from_le_bytes([b[14], b[15]]) != 16 {
+                return None;
+            }
+            rate = Some(u32::from_le_bytes(b[4..8].try_into().ok()?));
+        } else if &bytes[pos..pos + 4] == b"data" {
+            let len = body_len & !1;
+            bytes.truncate(pos + 8 + len);
+            bytes[pos + 4..pos + 8].copy_from_slice(&(len as u32).to_le_bytes());
+            let riff = (bytes.len() - 8) as u32;
+            bytes[4..8].copy_from_slice(&riff.to_le_bytes());
+            return Some((rate?, len / 2));
+        }
+        pos += 8 + declared.min(body_len) + (declared & 1);
+    }
+    None
+}
+
 /// A voiced-sounding hum: a fundamental with a few harmonics, shaped into ~4 syllables a second,
 /// 60 ms per character (at least 300 ms), so clip length still tracks the text.
 pub fn tone(text_chars: usize, base_hz: f64, speed: f64) -> Vec<i16> {
@@ -85,5 +116,17 @@ mod tests {
         assert_eq!((rate, back), (RATE, t));
         assert_eq!(tone(1, 220.0, 1.0).len(), 300 * RATE as usize / 1000);
         assert!(decode(b"not a wav").is_none());
+    }
+
+    #[test]
+    fn fix_sizes_repairs_a_streamed_header() {
+        let t = tone(10, 220.0, 1.0);
+        let mut w = encode(&t, RATE);
+        w[4..8].copy_from_slice(&0x7fff_f000u32.to_le_bytes());
+        w[40..44].copy_from_slice(&0x7fff_f000u32.to_le_bytes());
+        w.push(0); // an odd trailing byte is not a sample
+        assert_eq!(fix_sizes(&mut w), Some((RATE, t.len())));
+        assert_eq!(w, encode(&t, RATE));
+        assert!(fix_sizes(&mut b"RIFF0000WAVE".to_vec()).is_none());
     }
 }
