@@ -474,7 +474,7 @@ use talecast::core::llm::{self, ChapterContext, LlmSettings};
 use talecast::core::script::{self, Script};
 
 fn settings() -> LlmSettings {
-    LlmSettings { model: "gpt-4o-mini".into(), temperature: 0.8 }
+    LlmSettings { model: "gpt-4o-mini".into(), temperature: 0.8, max_completion_tokens: 8000 }
 }
 
 fn story_config() -> serde_json::Map<String, Value> {

@@ -169,7 +169,10 @@ impl<'a> StepCtx<'a> {
     pub async fn settle(self, result: Result<Outcome, Failure>) -> worker::Result<Outcome> {
         let settled = match result {
             Ok(o) => Ok(o),
-            Err(Failure::Stopped) => Ok(Outcome::Done),
+            Err(Failure::Stopped) => {
+                crate::log::info("step_stopped", json!({ "task_id": self.task.id, "step": self.step, "reason": "the task ended or another delivery took the step over" }));
+                Ok(Outcome::Done)
+            }
             Err(Failure::Transient { chapter, limit, retry_after, error }) => self.retry_or_fail(chapter, limit, retry_after, error).await,
             Err(Failure::Fatal { chapter, error }) => self.fail(chapter, &error).await,
             Err(Failure::Broken(reason)) => Err(reason),

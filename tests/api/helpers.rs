@@ -22,7 +22,11 @@ pub struct TestStack {
     pub providers_url: String,
     pub admin_token: String,
     pub work_dir: PathBuf,
+    /// devstack's Neon SQL-over-HTTP endpoint and the connection string it serves.
+    pub neon_url: String,
+    pub database_url: String,
     pg_dir: PathBuf,
+    pg_port: u16,
     children: Vec<Child>,
     /// The `wrangler dev` command line, kept so the Worker can be restarted on its port.
     worker_args: Vec<String>,
@@ -84,7 +88,10 @@ impl TestStack {
             providers_url: String::new(),
             admin_token: format!("admin-{}-{}", std::process::id(), pg_port),
             work_dir: work_dir.clone(),
+            neon_url: String::new(),
+            database_url: String::new(),
             pg_dir,
+            pg_port,
             children: Vec::new(),
             worker_args: Vec::new(),
             worker_starts: 0,
@@ -105,6 +112,8 @@ impl TestStack {
         stack.providers_url = format!("http://{}", ready["providers"].as_str().unwrap());
 
         let database_url = format!("postgresql://postgres:postgres@127.0.0.1:{pg_port}/postgres");
+        stack.neon_url = neon.clone();
+        stack.database_url = database_url.clone();
         let st = Command::new(&devstack)
             .args(["migrate", "--endpoint", &neon, "--dir"])
             .arg(root().join("migrations"))
@@ -170,6 +179,11 @@ impl TestStack {
             std::thread::sleep(Duration::from_millis(100));
         }
         self.start_worker();
+    }
+
+    /// The process group of `wrangler dev` and the workerd it started.
+    pub fn worker_process_group(&self) -> u32 {
+        self.children.last().expect("worker running").id()
     }
 
     /// Fires the Cron Trigger, as Cloudflare would on schedule.
@@ -278,6 +292,36 @@ impl TestStack {
 
     pub fn stop_postgres(&self) {
         bash(&format!("source scripts/lib/pg.sh && pg_stop '{}'", self.pg_dir.display()));
+    }
+
+    pub fn start_postgres(&self) {
+        bash(&format!("source scripts/lib/pg.sh && pg_start '{}' {}", self.pg_dir.display(), self.pg_port));
+    }
+
+    /// Runs one statement through devstack's Neon endpoint; the rows as JSON objects.
+    pub fn sql(&self, query: &str) -> Vec<Value> {
+        let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+        let b = ureq::http::Request::builder()
+            .method("POST")
+            .uri(&self.neon_url)
+            .header("Neon-Connection-String", &self.database_url)
+            .header("Content-Type", "application/json");
+        let body = serde_json::json!({ "query": query, "params": [] }).to_string();
+        let resp = agent.run(b.body(body.into_bytes()).unwrap()).unwrap();
+        let status = resp.status().as_u16();
+        let v: Value = serde_json::from_str(&resp.into_body().read_to_string().unwrap()).unwrap();
+        assert_eq!(status, 200, "{query}: {v}");
+        v["rows"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// Every JSON log line the Worker printed with `"event": event`, across restarts.
+    pub fn worker_events(&self, event: &str) -> Vec<Value> {
+        let needle = format!("\"event\":\"{event}\"");
+        (1..=self.worker_starts)
+            .flat_map(|n| std::fs::read_to_string(self.work_dir.join(format!("wrangler-{n}.log"))).unwrap_or_default().lines().map(String::from).collect::<Vec<_>>())
+            .filter(|l| l.contains(&needle))
+            .filter_map(|l| l.find('{').and_then(|i| serde_json::from_str(&l[i..]).ok()))
+            .collect()
     }
 }
 

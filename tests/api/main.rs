@@ -3,6 +3,8 @@ mod helpers;
 
 mod access;
 mod audio;
+mod bench;
+mod drills;
 mod health;
 mod queue;
 mod routing;
