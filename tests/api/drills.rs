@@ -87,7 +87,7 @@ const FRAME_MS: f64 = 1152.0 / 44.1;
 /// `duration_ms` within one frame. Returns the duration in ms.
 fn check_chapter_audio(stack: &TestStack, key: &str, story: &str, n: u32) -> f64 {
     let c = chapter(stack, key, story, n);
-    let recorded = c["audio_duration_ms"].as_f64().unwrap_or_else(|| panic!("chapter {n} has no audio: {c}"));
+    let recorded = c["audio"]["duration_ms"].as_f64().unwrap_or_else(|| panic!("chapter {n} has no audio: {c}"));
     let r = stack.call(key, "GET", &format!("/api/v1/stories/{story}/chapters/{n}/audio"), None);
     assert_eq!(r.status, 200);
     let path = stack.work_dir.join(format!("chapter-{n}.mp3"));
@@ -181,7 +181,7 @@ fn real_size_chapters_get_audio_and_no_step_passes_the_subrequest_budget() {
     });
     completed(&stack, &key, &task);
     let ms = check_chapter_audio(&stack, &key, &long, 1);
-    let bytes = chapter(&stack, &key, &long, 1)["audio_bytes"].as_u64().unwrap_or(0);
+    let bytes = chapter(&stack, &key, &long, 1)["audio"]["bytes"].as_u64().unwrap_or(0);
     assert_eq!(made_twice(&stack), 0, "a clip was synthesised twice");
 
     // Every step logged its subrequests; the audio task took several bounded steps.
