@@ -315,13 +315,23 @@ fn a_step_that_fails_on_every_delivery_ends_the_task_in_bounded_time() {
     let again = start_audio(&stack, &key, &story);
     assert_ne!(again, task);
 
-    // A step that breaks after its claim on every delivery (a row it cannot decode): each
-    // delivery gives the lease back with its reason, and the task gives up after
+}
+
+#[test]
+fn a_step_broken_after_its_claim_on_every_delivery_gives_up_after_max_attempts() {
+    let stack = TestStack::start_with(&[("TTS_CLIPS_PER_STEP", "3")]);
+    let (_, key) = stack.create_user("fir");
+    script_lines(&stack, Some(12));
+    // A step that breaks after its claim on every delivery: once the first step is making its
+    // clips, the story's voice map is made undecodable, so every later delivery fails after its
+    // claim. Each gives the lease back with its reason, and the task gives up after
     // MAX_STEP_ATTEMPTS with job_failed and that reason.
     let story2 = story_with_scripts(&stack, &key, 1, false);
-    stack.sql(&format!("UPDATE stories SET assigned_voices = '{{\"Mira\": 7}}' WHERE id = '{story2}'"));
+    latency(&stack, "elevenlabs", 1500);
     let began = Instant::now();
-    let task2 = start(&stack, &key, format!("/api/v1/stories/{story2}/audio"));
+    let task2 = start_audio(&stack, &key, &story2);
+    stack.wait_for("the first step's clips", LONG, || (in_flight(&stack, "elevenlabs") > 0).then_some(()));
+    stack.sql(&format!("UPDATE stories SET assigned_voices = '{{\"Mira\": 7}}' WHERE id = '{story2}'"));
     let end = finished(&stack, &key, &task2);
     let took = began.elapsed();
     assert_eq!(end["status"], "failed", "{end}");
@@ -330,6 +340,8 @@ fn a_step_that_fails_on_every_delivery_ends_the_task_in_bounded_time() {
     assert!(msg.contains("5 tries") && msg.contains("Last reason"), "{msg}");
     let row = task_row(&stack, &task2);
     assert_eq!(row["attempts"], 6, "five tries, then the claim that gave up: {row}");
+    assert_eq!(row["step"], 1, "the first step finished; the second is the broken one: {row}");
+    assert_eq!(chapter(&stack, &key, &story2, 1)["error"]["code"], "job_failed");
     println!("drill: a step broken on every delivery: failed after {:.1} s: {msg}", took.as_secs_f64());
 }
 
@@ -349,13 +361,16 @@ fn two_deliveries_of_one_step_pay_no_clip_twice_and_the_stale_one_writes_nothing
     let first = task_row(&stack, &task);
     let r = stack.admin("POST", &format!("/api/v1/admin/tasks/{task}/redrive"), None);
     assert_eq!(r.status, 202);
+    // The second delivery takes the step over while the first still waits on its calls.
+    stack.wait_for("the second delivery to take over", LONG, || {
+        stack.worker_events("step_takeover_wait").into_iter().find(|e| e["task_id"] == task.as_str())
+    });
     latency(&stack, "elevenlabs", 100);
     completed(&stack, &key, &task);
     check_chapter_audio(&stack, &key, &story, 1);
     assert_eq!(made_twice(&stack), 0, "a clip was paid twice");
     // The second delivery took over and waited out the first's calls; the first, finding its
     // lease gone at its next renewal, stopped.
-    assert!(stack.worker_events("step_takeover_wait").iter().any(|e| e["task_id"] == task.as_str()));
     assert!(stack.worker_events("step_stopped").iter().any(|e| e["task_id"] == task.as_str()));
     let tokens = stack.sql(&format!("SELECT count(DISTINCT split_part(idempotency_key, ':', 3)) AS n FROM usage_log WHERE task_id = '{task}'"));
     println!("drill: two deliveries of one step (first token {}): clips paid twice: 0; deliveries that logged usage: {}", first["token"], tokens[0]["n"]);
