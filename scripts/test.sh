@@ -59,10 +59,10 @@ if grep -q '^error: could not compile ' "$RUN/cargo.log"; then
   while read -r pkg kind name; do
     case $kind in
       lib) sel=(--lib) ;; doc) sel=(--doc) ;; bin) sel=(--bin "$name") ;; test) sel=(--test "$name") ;;
-      example) cargo build --quiet -p "$pkg" --example "$name" 2>&1 | tee -a "$RUN/cargo.log" || cargo_rc=101; continue ;;
+      example) cargo build --quiet -p "$pkg" --example "$name" < /dev/null 2>&1 | tee -a "$RUN/cargo.log" || cargo_rc=101; continue ;;
       *) continue ;;
     esac
-    cargo test -p "$pkg" "${sel[@]}" --no-fail-fast -- --test-threads=2 2>&1 | tee -a "$RUN/cargo.log"
+    cargo test -p "$pkg" "${sel[@]}" --no-fail-fast -- --test-threads=2 < /dev/null 2>&1 | tee -a "$RUN/cargo.log"
     [ "${PIPESTATUS[0]}" = 0 ] || cargo_rc=101
   done < <(cargo metadata --no-deps --format-version 1 | python3 -c '
 import json, sys

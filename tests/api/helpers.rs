@@ -140,7 +140,7 @@ fn bash(script: &str) {
 /// it starts (wrangler starts workerd).
 fn spawn(cmd: &mut Command, log: &Path) -> Child {
     let out = std::fs::File::create(log).unwrap();
-    cmd.stdout(out.try_clone().unwrap()).stderr(out).process_group(0).spawn().expect("spawn")
+    cmd.stdin(std::process::Stdio::null()).stdout(out.try_clone().unwrap()).stderr(out).process_group(0).spawn().expect("spawn")
 }
 
 impl TestStack {
