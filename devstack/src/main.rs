@@ -24,7 +24,8 @@ enum Cmd {
         neon_addr: SocketAddr,
         #[arg(long, default_value = "127.0.0.1:4445")]
         providers_addr: SocketAddr,
-        /// The PostgreSQL server the Neon endpoint forwards to (host:port).
+        /// The PostgreSQL server the Neon endpoint forwards to: host:port, or a unix socket
+        /// path (`/dir/.s.PGSQL.5432`).
         #[arg(long, env = "DEVSTACK_PG_ADDR", default_value = "127.0.0.1:5432")]
         pg_addr: String,
         #[arg(long, env = "OPENAI_API_KEY")]

@@ -11,9 +11,12 @@ pg_as_owner() {
   if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
 }
 
-# pg_start DIR PORT: create the cluster in DIR when it does not exist, then start it.
+# pg_start DIR PORT [LISTEN]: create the cluster in DIR when it does not exist, then start it.
+# It listens on LISTEN (default 127.0.0.1) and on a unix socket in DIR (DIR/.s.PGSQL.PORT);
+# LISTEN "none" means the socket only: no TCP port, so parallel clusters cannot collide.
 pg_start() {
-  local dir="$1" port="$2"
+  local dir="$1" port="$2" listen="${3:-127.0.0.1}"
+  [ "$listen" = none ] && listen="''"
   mkdir -p "$dir"
   [ "$(id -u)" = 0 ] && chown postgres:postgres "$dir"
   chmod 700 "$dir"
@@ -27,7 +30,7 @@ pg_start() {
   fi
   if pg_as_owner "$PG_BIN/pg_ctl" -D "$dir" status >/dev/null 2>&1; then return 0; fi
   pg_as_owner "$PG_BIN/pg_ctl" -D "$dir" -l "$dir/server.log" -w -t 60 \
-    -o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c fsync=off -c max_connections=200" start >/dev/null
+    -o "-c listen_addresses=$listen -p $port -k $dir -c fsync=off -c max_connections=200" start >/dev/null
 }
 
 pg_stop() {

@@ -1,7 +1,7 @@
 //! The audio job end to end: voices, clips, joining, downloads with Range, the whole book with
 //! chapter marks (checked with ffprobe), reuse of clips, resume after a TTS failure.
 
-use crate::helpers::TestStack;
+use crate::helpers::{assert_spoken, require_speech, TestStack};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, HashSet};
 use std::process::Command;
@@ -10,6 +10,8 @@ use std::time::Duration;
 const LONG: Duration = Duration::from_secs(180);
 
 fn story_with_scripts(stack: &TestStack, key: &str, chapters: u32) -> String {
+    // Short chapters keep the clip count (and the time) down where the stand-in can do that.
+    stack.small_scripts(6);
     let body = json!({"title": "Tide Book", "prompt": "Two sisters sail to an island.", "num_chapters": chapters});
     let story = stack.call(key, "POST", "/api/v1/stories", Some(&body)).json()["id"].as_str().unwrap().to_string();
     let r = stack.call(key, "POST", &format!("/api/v1/stories/{story}/generate"), Some(&json!({})));
@@ -69,6 +71,7 @@ fn expected_voices(stack: &TestStack, key: &str, story: &str, chapters: u32) -> 
 
 #[test]
 fn a_two_chapter_story_gets_audio_that_players_read_and_can_seek() {
+    require_speech();
     let stack = TestStack::start();
     let (_, key) = stack.create_user("fay");
     let story = story_with_scripts(&stack, &key, 2);
@@ -93,6 +96,7 @@ fn a_two_chapter_story_gets_audio_that_players_read_and_can_seek() {
     // Each speaker's lines went to its voice.
     let expected = expected_voices(&stack, &key, &story, 2);
     let reqs = tts_requests(&stack);
+    assert_spoken(&reqs);
     let distinct: HashSet<&(String, String)> = expected.iter().collect();
     assert_eq!(reqs.len(), distinct.len(), "one request per distinct clip");
     for r in &reqs {
@@ -198,6 +202,7 @@ fn a_tts_failure_in_chapter_2_then_a_retry_synthesises_only_the_missing_clips() 
 
 #[test]
 fn voice_overrides_are_checked_shown_and_used() {
+    require_speech();
     let stack = TestStack::start();
     let (_, key) = stack.create_user("hal");
     let story = story_with_scripts(&stack, &key, 1);
@@ -226,6 +231,7 @@ fn voice_overrides_are_checked_shown_and_used() {
     let lines = stack.call(&key, "GET", &format!("/api/v1/stories/{story}/chapters/1"), None).json()["script"]["lines"].clone();
     let texts: HashSet<&str> = lines.as_array().unwrap().iter().filter(|l| l["speaker"] == name.as_str()).map(|l| l["text"].as_str().unwrap()).collect();
     let reqs = tts_requests(&stack);
+    assert_spoken(&reqs);
     for r in reqs.iter().filter(|r| texts.contains(r["body"]["text"].as_str().unwrap())) {
         assert_eq!(r["voice_id"], new_voice, "{name}'s lines use the override");
     }

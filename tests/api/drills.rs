@@ -8,12 +8,12 @@ use crate::helpers::TestStack;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::process::Command;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 const LONG: Duration = Duration::from_secs(900);
 
-fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as u64
+fn sql(stack: &TestStack, query: &str) -> Vec<Value> {
+    stack.sql(query, &[])
 }
 
 fn script_lines(stack: &TestStack, lines: Option<u32>) {
@@ -121,7 +121,7 @@ fn made_twice(stack: &TestStack) -> usize {
 }
 
 fn task_row(stack: &TestStack, task: &str) -> Value {
-    stack.sql(&format!(
+    sql(stack, &format!(
         "SELECT status, step, attempts, lease_token::text AS token, lease_until < now() AS lease_expired FROM tasks WHERE id = '{task}'"
     ))
     .pop()
@@ -262,7 +262,7 @@ fn postgres_stopped_for_20_s_mid_story_job_loses_and_repeats_nothing() {
         matches!(r.json()["status"].as_str(), Some("completed" | "failed" | "cancelled")).then_some(())
     });
     completed(&stack, &key, &task);
-    let rows = stack.sql(&format!(
+    let rows = sql(&stack, &format!(
         "SELECT number, script IS NOT NULL AS s, enhanced IS NOT NULL AS e, summary IS NOT NULL AS m FROM chapters WHERE story_id = '{story}' ORDER BY number"
     ));
     assert_eq!(rows.len(), 3, "{rows:?}");
@@ -331,7 +331,7 @@ fn a_step_broken_after_its_claim_on_every_delivery_gives_up_after_max_attempts()
     let began = Instant::now();
     let task2 = start_audio(&stack, &key, &story2);
     stack.wait_for("the first step's clips", LONG, || (in_flight(&stack, "elevenlabs") > 0).then_some(()));
-    stack.sql(&format!("UPDATE stories SET assigned_voices = '{{\"Mira\": 7}}' WHERE id = '{story2}'"));
+    sql(&stack, &format!("UPDATE stories SET assigned_voices = '{{\"Mira\": 7}}' WHERE id = '{story2}'"));
     let end = finished(&stack, &key, &task2);
     let took = began.elapsed();
     assert_eq!(end["status"], "failed", "{end}");
@@ -372,7 +372,7 @@ fn two_deliveries_of_one_step_pay_no_clip_twice_and_the_stale_one_writes_nothing
     // The second delivery took over and waited out the first's calls; the first, finding its
     // lease gone at its next renewal, stopped.
     assert!(stack.worker_events("step_stopped").iter().any(|e| e["task_id"] == task.as_str()));
-    let tokens = stack.sql(&format!("SELECT count(DISTINCT split_part(idempotency_key, ':', 3)) AS n FROM usage_log WHERE task_id = '{task}'"));
+    let tokens = sql(&stack, &format!("SELECT count(DISTINCT split_part(idempotency_key, ':', 3)) AS n FROM usage_log WHERE task_id = '{task}'"));
     println!("drill: two deliveries of one step (first token {}): clips paid twice: 0; deliveries that logged usage: {}", first["token"], tokens[0]["n"]);
 }
 
@@ -387,7 +387,7 @@ fn a_cancel_mid_clips_starts_no_tts_request_after_it() {
     stack.wait_for("clips under way", LONG, || (requests(&stack, "elevenlabs").len() >= 6).then_some(()));
     let r = stack.call(&key, "POST", &format!("/api/v1/tasks/{task}/cancel"), None);
     assert_eq!(r.status, 202, "{}", String::from_utf8_lossy(&r.body));
-    let cancelled_at = now_ms();
+    let cancelled_at = crate::helpers::now_ms();
     let end = finished(&stack, &key, &task);
     assert_eq!(end["status"], "cancelled");
     stack.wait_for("the calls in flight to end", LONG, || (in_flight(&stack, "elevenlabs") == 0).then_some(()));

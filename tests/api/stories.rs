@@ -189,15 +189,29 @@ fn transient_faults_are_retried_and_a_persistent_one_fails_keeping_earlier_chapt
 fn a_duplicated_message_makes_no_second_llm_call() {
     let stack = TestStack::start();
     let (_, key) = stack.create_user("cy");
-    stack.providers("POST", "latency", Some(&json!({"provider": "openai", "ms": 700})));
+    // Slow calls, so that the first delivery holds step 0 for a while.
+    stack.providers("POST", "latency", Some(&json!({"provider": "openai", "ms": 3000})));
     let story = new_story(&stack, &key, 2, false);
     let task = generate(&stack, &key, &story, json!({}));
-    // While step 0 is being worked on, its message is delivered twice more.
-    std::thread::sleep(Duration::from_millis(400));
-    for _ in 0..2 {
+    stack.wait_for_held_step(&task, 0, LONG);
+    // While step 0 is being worked on, its message is delivered five more times. (The local
+    // queue starts a second batch while one runs only once a full batch, max_batch_size = 5,
+    // is waiting; fewer duplicates would wait for the first batch to end.)
+    for _ in 0..5 {
         let r = stack.admin("POST", &format!("/api/v1/admin/tasks/{task}/redrive"), None);
         assert_eq!(r.status, 202, "{}", String::from_utf8_lossy(&r.body));
+        assert_eq!(r.json()["step"], 0);
     }
+    let skipped = |stack: &TestStack| stack.worker_events("step_skipped").into_iter().filter(|e| e["task_id"] == task.as_str() && e["step"] == 0).count();
+    stack.wait_for("the duplicates to be delivered and turned away", LONG, || (skipped(&stack) >= 5).then_some(()));
+    // The first delivery held the step from before the duplicates were sent until now, so they
+    // were turned away while it held it: still step 0, still leased, nothing asked twice.
+    let row = stack.task_row(&task);
+    assert_eq!((row["step"].as_u64(), &row["leased"]), (Some(0), &json!(true)), "{row}");
+    let reqs = stack.openai_requests();
+    assert_eq!(reqs.iter().filter(|r| !is_summary_request(r)).count(), 1, "one script call so far: {reqs:?}");
+    assert_eq!(skipped(&stack), 5);
+    stack.providers("POST", "latency", Some(&json!({"provider": "openai", "ms": 0})));
     let last = stack.follow_task(&key, &task, LONG).pop().unwrap();
     assert_eq!(last["status"], "completed");
     assert_eq!(stack.openai_requests().len(), 4, "two calls per chapter, none twice");
@@ -206,35 +220,54 @@ fn a_duplicated_message_makes_no_second_llm_call() {
     assert_eq!(r.status, 409);
 }
 
+/// The task's usage rows: one per LLM answer that the Worker received and recorded.
+fn usage_rows(stack: &TestStack, task: &str) -> usize {
+    stack.sql("SELECT id FROM usage_log WHERE task_id = $1", &[json!(task)]).len()
+}
+
 #[test]
 fn cancel_stops_the_job_and_regenerate_redoes_one_chapter() {
     let stack = TestStack::start();
     let (_, key) = stack.create_user("di");
-    stack.providers("POST", "latency", Some(&json!({"provider": "openai", "ms": 800})));
+    stack.providers("POST", "latency", Some(&json!({"provider": "openai", "ms": 1500})));
     let story = new_story(&stack, &key, 3, false);
     let task = generate(&stack, &key, &story, json!({}));
-    stack.wait_for("chapter 1 to be done", LONG, || {
+    stack.wait_for("chapter 2's script call to be in flight", LONG, || {
         let v = stack.call(&key, "GET", &format!("/api/v1/tasks/{task}"), None).json();
-        (v["chapters"][0]["status"] == "script_ready" && v["chapters"][1]["status"] == "generating_script").then_some(())
+        let working = v["chapters"][0]["status"] == "script_ready" && v["chapters"][1]["status"] == "generating_script";
+        (working && stack.openai_requests().iter().any(|r| r["status"].is_null())).then_some(())
     });
+    // Any call that arrives after this moment started after the cancel was asked for.
+    let cancelled_at = crate::helpers::now_ms();
     let r = stack.call(&key, "POST", &format!("/api/v1/tasks/{task}/cancel"), None);
     assert_eq!(r.status, 202);
     let v = r.json();
     assert_eq!(v["status"], "cancelled");
     assert_eq!(v["chapters"], json!([{"number": 1, "status": "script_ready"}, {"number": 2, "status": "pending"}, {"number": 3, "status": "pending"}]));
-    let calls = stack.openai_requests().len();
-    std::thread::sleep(Duration::from_secs(3));
-    assert!(stack.openai_requests().len() <= calls + 1, "at most the call in flight finishes; no new ones");
+    // The call in flight at the cancel is answered, and the Worker records what it was paid for
+    // (its usage row), which it does in the same transaction as the (refused) script write.
+    let in_flight = stack.openai_requests().len();
+    stack.wait_for("the call in flight to be answered and recorded", LONG, || {
+        (stack.openai_requests().iter().all(|r| !r["status"].is_null()) && usage_rows(&stack, &task) == in_flight).then_some(())
+    });
     let after = stack.call(&key, "GET", &format!("/api/v1/tasks/{task}"), None).json();
     assert_eq!(after["status"], "cancelled");
     assert_eq!(after["chapters"][1]["status"], "pending", "a late answer must not overwrite the cancel");
+    assert!(chapter(&stack, &key, &story, 2)["script"].is_null(), "the late script was not stored");
     assert_eq!(stack.call(&key, "GET", &format!("/api/v1/stories/{story}"), None).json()["status"], "cancelled");
     assert_eq!(stack.call(&key, "POST", &format!("/api/v1/tasks/{task}/cancel"), None).status, 409);
 
-    // Finish the rest, then regenerate chapter 2 alone.
-    stack.providers("POST", "reset", None);
-    let task = generate(&stack, &key, &story, json!({}));
-    assert_eq!(stack.follow_task(&key, &task, LONG).pop().unwrap()["status"], "completed");
+    // Finish the rest (the log is kept: calls that started after the cancel are counted below).
+    stack.providers("POST", "latency", Some(&json!({"provider": "openai", "ms": 0})));
+    let resumed_at = crate::helpers::now_ms();
+    let task2 = generate(&stack, &key, &story, json!({}));
+    assert_eq!(stack.follow_task(&key, &task2, LONG).pop().unwrap()["status"], "completed");
+    let started = |from: u64, to: u64| stack.openai_requests().iter().filter(|r| (from..to).contains(&r["at"].as_u64().unwrap())).count();
+    assert_eq!(started(cancelled_at, resumed_at), 0, "no call started between the cancel and the next job");
+    assert_eq!(started(cancelled_at, u64::MAX), 4, "after the cancel only the next job's calls: script and summary of chapters 2 and 3");
+    assert_eq!(usage_rows(&stack, &task), in_flight, "the cancelled task recorded nothing more");
+
+    // Regenerate chapter 2 alone.
     let ch1 = chapter(&stack, &key, &story, 1);
     let ch3 = chapter(&stack, &key, &story, 3);
     stack.providers("DELETE", "requests", None);
@@ -256,16 +289,58 @@ fn cancel_stops_the_job_and_regenerate_redoes_one_chapter() {
 fn a_task_survives_a_worker_restart_through_the_sweeper() {
     let mut stack = TestStack::start_with(&[("JOB_LEASE_SECS", "3"), ("STALL_AFTER_SECS", "1")]);
     let (_, key) = stack.create_user("ed");
-    stack.providers("POST", "latency", Some(&json!({"provider": "openai", "ms": 1500})));
+    // Slow calls, so that the consumer is killed in the middle of one.
+    stack.providers("POST", "latency", Some(&json!({"provider": "openai", "ms": 30_000})));
     let story = new_story(&stack, &key, 2, false);
     let task = generate(&stack, &key, &story, json!({}));
-    std::thread::sleep(Duration::from_millis(800));
-    stack.restart_worker(); // the message in flight is gone with it
-    std::thread::sleep(Duration::from_secs(4)); // the dead consumer's lease runs out
+    let held = stack.wait_for_held_step(&task, 0, LONG);
+    stack.restart_worker(); // kills the consumer holding step 0; its message is gone with it
+    stack.providers("POST", "latency", Some(&json!({"provider": "openai", "ms": 0})));
+
+    // The dead holder's lease runs out; until the sweeper runs, nobody takes the step again.
+    stack.wait_for("the dead consumer's lease to run out", LONG, || (stack.task_row(&task)["lease_expired"] == true).then_some(()));
+    let row = stack.task_row(&task);
+    assert_eq!((row["status"].as_str(), row["step"].as_u64()), (Some("running"), Some(0)), "{row}");
+    assert_eq!(stack.openai_requests().len(), 1, "only the killed consumer's call so far");
+
     stack.run_scheduled();
+    stack.wait_for("the sweeper to re-drive step 0", LONG, || {
+        stack.worker_events("task_redriven").iter().any(|e| e["task_id"] == task.as_str() && e["step"] == 0).then_some(())
+    });
     let last = stack.follow_task(&key, &task, LONG).pop().unwrap();
     assert_eq!(last["status"], "completed", "{last}");
     assert_eq!(last["progress"], 100);
+    let reqs = stack.openai_requests();
+    assert_eq!(reqs.len(), 5, "the killed call, then script and summary of both chapters");
+    assert_eq!(prompt_of(&reqs[1]), prompt_of(&held), "step 0 was taken again from its start: {reqs:?}");
+}
+
+#[test]
+fn a_message_lost_while_no_one_holds_the_step_is_recovered_by_the_sweeper() {
+    let mut stack = TestStack::start_with(&[("STALL_AFTER_SECS", "1")]);
+    let (_, key) = stack.create_user("eli");
+    // A 429 asking for a 10-minute wait: the step gives its lease back and its message is to be
+    // delivered again much later than this test lasts.
+    stack.providers("POST", "faults", Some(&json!({"provider": "openai", "kind": "status", "status": 429, "retry_after": 600})));
+    let story = new_story(&stack, &key, 1, false);
+    let task = generate(&stack, &key, &story, json!({}));
+    stack.wait_for("the step to give its lease back after the 429", LONG, || {
+        let row = stack.task_row(&task);
+        (row["transient_failures"] == 1 && row["leased"] == false && row["lease_expired"] == false).then_some(())
+    });
+    stack.restart_worker(); // the waiting message is lost with the local queue
+    assert_eq!(stack.openai_requests().len(), 1);
+
+    // Once the task counts as stalled (no progress for STALL_AFTER_SECS), the sweeper re-drives it.
+    stack.wait_for("the task to count as stalled", LONG, || (stack.task_row(&task)["stalled_for_ms"].as_str()?.parse::<u64>().ok()? > 1000).then_some(()));
+    stack.run_scheduled();
+    stack.wait_for("the sweeper to re-drive the task", LONG, || {
+        stack.worker_events("task_redriven").iter().any(|e| e["task_id"] == task.as_str()).then_some(())
+    });
+    let last = stack.follow_task(&key, &task, LONG).pop().unwrap();
+    assert_eq!(last["status"], "completed", "{last}");
+    let statuses: Vec<u64> = stack.openai_requests().iter().map(|r| r["status"].as_u64().unwrap()).collect();
+    assert_eq!(statuses, vec![429, 200, 200], "the 429, then script and summary");
 }
 
 #[test]

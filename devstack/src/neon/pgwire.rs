@@ -16,7 +16,7 @@ use postgres_protocol::message::backend::{ErrorFields, Message, RowDescriptionBo
 use postgres_protocol::message::frontend;
 use postgres_protocol::IsNull;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::net::{TcpStream, UnixStream};
 
 use super::errors::DbError;
 
@@ -56,6 +56,7 @@ pub struct Abort;
 
 /// How to reach and log in to PostgreSQL.
 pub struct StartupInfo<'a> {
+    /// `host:port`, or the path of a unix socket (`/dir/.s.PGSQL.5432`) when it starts with `/`.
     pub addr: &'a str,
     pub user: &'a str,
     pub password: Option<&'a [u8]>,
@@ -64,8 +65,55 @@ pub struct StartupInfo<'a> {
     pub timeout: Duration,
 }
 
+/// TCP, or a unix socket: a test cluster that listens on a socket in its own folder needs no
+/// port, so parallel clusters cannot collide.
+enum Stream {
+    Tcp(TcpStream),
+    Unix(UnixStream),
+}
+
+impl Stream {
+    async fn connect(addr: &str) -> io::Result<Stream> {
+        if addr.starts_with('/') {
+            Ok(Stream::Unix(UnixStream::connect(addr).await?))
+        } else {
+            let s = TcpStream::connect(addr).await?;
+            s.set_nodelay(true)?;
+            Ok(Stream::Tcp(s))
+        }
+    }
+
+    async fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+        match self {
+            Stream::Tcp(s) => s.write_all(buf).await,
+            Stream::Unix(s) => s.write_all(buf).await,
+        }
+    }
+
+    async fn read_buf(&mut self, buf: &mut BytesMut) -> io::Result<usize> {
+        match self {
+            Stream::Tcp(s) => s.read_buf(buf).await,
+            Stream::Unix(s) => s.read_buf(buf).await,
+        }
+    }
+
+    fn try_read(&self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Stream::Tcp(s) => s.try_read(buf),
+            Stream::Unix(s) => s.try_read(buf),
+        }
+    }
+
+    fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Stream::Tcp(s) => s.try_write(buf),
+            Stream::Unix(s) => s.try_write(buf),
+        }
+    }
+}
+
 pub struct PgConn {
-    stream: TcpStream,
+    stream: Stream,
     rbuf: BytesMut,
     wbuf: BytesMut,
     /// Status byte of the last ReadyForQuery: `I` idle, `T` in a transaction, `E` failed one.
@@ -88,13 +136,12 @@ impl PgConn {
     }
 
     async fn connect_inner(info: &StartupInfo<'_>) -> Result<PgConn, PgError> {
-        let stream = TcpStream::connect(info.addr).await.map_err(|e| {
+        let stream = Stream::connect(info.addr).await.map_err(|e| {
             PgError::Broken(format!(
                 "could not connect to PostgreSQL at {}: {e}",
                 info.addr
             ))
         })?;
-        stream.set_nodelay(true)?;
         let mut conn = PgConn {
             stream,
             rbuf: BytesMut::with_capacity(8192),
