@@ -8,7 +8,7 @@ use crate::core::neon::Query;
 use worker::{Request, Response};
 
 pub async fn redrive(req: &Request, ctx: &Ctx, id: &str) -> Result<Response, ApiError> {
-    require_admin(req, ctx)?;
+    require_admin(req, ctx).await?;
     let id = path_id(id, "task")?;
     let r = ctx.db()?.query(&Query::new("SELECT step, status, kind FROM tasks WHERE id = $1").bind(&id)).await?;
     let row = r.first().ok_or_else(|| ApiError::not_found("no such task"))?;
@@ -25,7 +25,7 @@ pub async fn redrive(req: &Request, ctx: &Ctx, id: &str) -> Result<Response, Api
 /// `GET /api/v1/admin/tasks/{id}/progress` (admin): what the task's Durable Object holds right
 /// now (`null` once it expired), without refreshing it from the rows as `GET /tasks` does.
 pub async fn progress(req: &Request, ctx: &Ctx, id: &str) -> Result<Response, ApiError> {
-    require_admin(req, ctx)?;
+    require_admin(req, ctx).await?;
     let id = path_id(id, "task")?;
     let doc = crate::progress::ProgressStub::for_task(&ctx.env, &id)?.get().await?;
     json_response(200, &serde_json::json!({ "task_id": id, "progress": doc }))

@@ -28,15 +28,17 @@ pub async fn user(req: &Request, ctx: &Ctx) -> Result<User, ApiError> {
     users::by_key_hash(&ctx.db()?, &api_key::hash(&key)).await?.ok_or_else(|| ApiError::unauthorized("invalid API key"))
 }
 
-/// Admin routes take the deployment's `ADMIN_TOKEN`; a user's key is refused with 403.
-pub fn require_admin(req: &Request, ctx: &Ctx) -> Result<(), ApiError> {
+/// Admin routes take the deployment's `ADMIN_TOKEN`. A real user's key is refused with 403
+/// (it authenticates, it is just not allowed here); anything else, a key-shaped string that
+/// names no user included, is 401.
+pub async fn require_admin(req: &Request, ctx: &Ctx) -> Result<(), ApiError> {
     let token = bearer(req)?;
     let settings = ctx.settings()?;
     if constant_time_eq(token.as_bytes(), settings.admin_token.as_bytes()) {
-        Ok(())
-    } else if token.starts_with(api_key::PREFIX) {
-        Err(ApiError::forbidden("this route needs the admin token"))
-    } else {
-        Err(ApiError::unauthorized("invalid token"))
+        return Ok(());
     }
+    if api_key::looks_like_key(&token) && users::by_key_hash(&ctx.db()?, &api_key::hash(&token)).await?.is_some() {
+        return Err(ApiError::forbidden("this route needs the admin token"));
+    }
+    Err(ApiError::unauthorized("invalid token"))
 }

@@ -14,7 +14,7 @@ use worker::{Request, Response};
 /// Body (optional): `{"fail": true}` sends a probe whose every delivery fails, to watch it
 /// reach the dead-letter queue.
 pub async fn create(req: &mut Request, ctx: &Ctx) -> Result<Response, ApiError> {
-    require_admin(req, ctx)?;
+    require_admin(req, ctx).await?;
     let mut body = ObjectReader::new(super::body::json(req, ctx).await?)?;
     let fail = body.optional_bool("fail")?.unwrap_or(false);
     body.finish()?;
@@ -24,7 +24,7 @@ pub async fn create(req: &mut Request, ctx: &Ctx) -> Result<Response, ApiError> 
 }
 
 pub async fn get(req: &Request, ctx: &Ctx, id: &str) -> Result<Response, ApiError> {
-    require_admin(req, ctx)?;
+    require_admin(req, ctx).await?;
     if !is_uuid(id) {
         return Err(ApiError::not_found("no such probe"));
     }

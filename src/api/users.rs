@@ -8,7 +8,7 @@ use serde_json::json;
 use worker::{Request, Response};
 
 pub async fn create(req: &mut Request, ctx: &Ctx) -> Result<Response, ApiError> {
-    auth::require_admin(req, ctx)?;
+    auth::require_admin(req, ctx).await?;
     let new = NewUser::parse(body::json(req, ctx).await?)?;
     let key = api_key::from_random(random_bytes());
     let user = users::create(&ctx.db()?, &new_id(), &new.name, &new_id(), &api_key::hash(&key), &api_key::display_prefix(&key)).await?;

