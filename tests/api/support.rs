@@ -113,7 +113,8 @@ fn r2_metadata_db(stack: &TestStack) -> PathBuf {
     let mut dbs: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
         .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "sqlite"))
+        // metadata.sqlite is the object's own bookkeeping; the bucket's file is named by a hash.
+        .filter(|p| p.extension().is_some_and(|x| x == "sqlite") && !p.ends_with("metadata.sqlite"))
         .collect();
     assert_eq!(dbs.len(), 1, "one local R2 bucket expected in {}", dir.display());
     dbs.pop().unwrap()
