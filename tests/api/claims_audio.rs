@@ -213,7 +213,7 @@ fn a_refused_tts_request_and_unusable_stored_clips_fail_with_their_codes() {
     assert_eq!(last["error"]["code"], "tts_voice_not_found", "{last}");
     assert!(last["error"]["message"].as_str().unwrap().contains("not found"), "{last}");
     assert_eq!(last["chapters"], json!([{"number": 1, "status": "failed"}]));
-    assert_eq!(tts_requests(&stack).iter().filter(|r| r["status"] == 400).count() as u64 >= 1, true);
+    assert!(tts_requests(&stack).iter().any(|r| r["status"] == 400), "the refused request is logged");
 
     stack.providers("POST", "reset", None);
     let last = run_job(&stack, &key, &story, "audio", &json!({}));
