@@ -183,3 +183,17 @@ pub fn r2_break_writes(stack: &TestStack) -> impl FnOnce() {
         std::fs::rename(&aside, &blobs).unwrap();
     }
 }
+
+/// Records an empty object under `key`, uploaded `age_secs` ago, as a diagnostic check that
+/// died between its put and its delete would leave behind.
+pub fn r2_plant_empty(stack: &TestStack, key: &str, age_secs: u64) {
+    let uploaded = (std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64)
+        .saturating_sub(age_secs * 1000)
+        .to_string();
+    r2_sql(
+        stack,
+        "INSERT INTO _mf_objects (key, blob_id, version, size, etag, uploaded, checksums, http_metadata, custom_metadata) \
+         VALUES (?, NULL, lower(hex(randomblob(16))), 0, 'd41d8cd98f00b204e9800998ecf8427e', ?, '{}', '{}', '{}')",
+        &[key, &uploaded],
+    );
+}
