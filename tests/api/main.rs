@@ -9,3 +9,8 @@ mod health;
 mod queue;
 mod routing;
 mod stories;
+mod support;
+
+mod claims_audio;
+mod claims_ops;
+mod claims_stories;
