@@ -348,6 +348,9 @@ fn a_step_broken_after_its_claim_on_every_delivery_gives_up_after_max_attempts()
 #[test]
 fn two_deliveries_of_one_step_pay_no_clip_twice_and_the_stale_one_writes_nothing() {
     let mut stack = TestStack::start_with(&[("JOB_LEASE_SECS", "2"), ("TTS_TIMEOUT_SECS", "8")]);
+    // The second delivery comes through a second Worker on the same state, whose consumer runs
+    // side by side with the first's (one local queue delivers one batch at a time).
+    let second = stack.start_second_worker();
     let (_, key) = stack.create_user("elm");
     script_lines(&stack, Some(40));
     let story = story_with_scripts(&stack, &key, 1, false);
@@ -359,9 +362,6 @@ fn two_deliveries_of_one_step_pay_no_clip_twice_and_the_stale_one_writes_nothing
         (in_flight(&stack, "elevenlabs") > 0 && row["lease_expired"] == true).then_some(())
     });
     let first = task_row(&stack, &task);
-    // The second delivery comes through a second Worker on the same state, whose consumer runs
-    // side by side with the first's (one local queue delivers one batch at a time).
-    let second = stack.start_second_worker();
     let auth = format!("Bearer {}", stack.admin_token);
     let r = stack.request_at(&second, "POST", &format!("/api/v1/admin/tasks/{task}/redrive"), None, &[("Authorization", &auth)]).unwrap();
     assert_eq!(r.status, 202, "{}", String::from_utf8_lossy(&r.body));
