@@ -152,6 +152,16 @@ impl TestStack {
 
     /// `vars` override the Worker's `[vars]` (e.g. shorter leases for a restart test).
     pub fn start_with(vars: &[(&str, &str)]) -> TestStack {
+        Self::start_configured(vars, None)
+    }
+
+    /// A stack whose Worker runs with `edit` applied to wrangler.toml (e.g. a binding taken
+    /// out, to see what the Worker does without it).
+    pub fn start_with_config(vars: &[(&str, &str)], edit: &dyn Fn(&str) -> String) -> TestStack {
+        Self::start_configured(vars, Some(edit))
+    }
+
+    fn start_configured(vars: &[(&str, &str)], edit: Option<&dyn Fn(&str) -> String>) -> TestStack {
         static N: AtomicU32 = AtomicU32::new(0);
         let work_dir = root().join(format!("target/e2e/{}-{}", std::process::id(), N.fetch_add(1, Ordering::SeqCst)));
         let _ = std::fs::remove_dir_all(&work_dir);
@@ -205,6 +215,16 @@ impl TestStack {
         assert!(st.success(), "migrations failed");
 
         let mut args: Vec<String> = ["dev", "--ip", "127.0.0.1"].into_iter().map(String::from).collect();
+        if let Some(edit) = edit {
+            // Paths in a config are relative to it; the build is already made.
+            let toml = std::fs::read_to_string(root().join("wrangler.toml")).unwrap();
+            let toml = toml
+                .replace("main = \"build/index.js\"", &format!("main = \"{}\"", root().join("build/index.js").display()))
+                .replace("[build]\ncommand = \"bash scripts/build.sh\"", "");
+            let path = work_dir.join("wrangler.toml");
+            std::fs::write(&path, edit(&toml)).unwrap();
+            args.extend(["--config".to_string(), path.display().to_string()]);
+        }
         args.extend(["--test-scheduled", "--show-interactive-dev-session=false", "--persist-to"].map(String::from));
         args.push(work_dir.join("wrangler-state").display().to_string());
         let mut all_vars: Vec<(String, String)> = vec![
