@@ -2,7 +2,8 @@
 //! (their routes need no PostgreSQL). Each test starts its own server so logs and faults of one
 //! test never leak into another.
 use serde_json::{json, Value};
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -78,7 +79,6 @@ impl Stack {
         path: &str,
         headers: &[(&str, &str)],
         body: Option<Vec<u8>>,
-        timeout: Option<Duration>,
     ) -> Result<Resp, ureq::Error> {
         let url = format!("{}{path}", self.base);
         let mut builder = ureq::http::Request::builder().method(method).uri(&url);
@@ -86,14 +86,7 @@ impl Stack {
             builder = builder.header(*k, *v);
         }
         let req = builder.body(body.unwrap_or_default()).unwrap();
-        let mut resp = match timeout {
-            Some(t) => {
-                let agent: ureq::Agent =
-                    ureq::Agent::config_builder().http_status_as_error(false).timeout_global(Some(t)).build().into();
-                agent.run(req)?
-            }
-            None => self.agent.run(req)?,
-        };
+        let mut resp = self.agent.run(req)?;
         let status = resp.status().as_u16();
         let headers =
             resp.headers().iter().map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_string())).collect();
@@ -106,7 +99,7 @@ impl Stack {
         if body.is_some() {
             h.push(("content-type", "application/json"));
         }
-        self.send(method, path, &h, body.map(|b| b.to_string().into_bytes()), None).expect("HTTP request")
+        self.send(method, path, &h, body.map(|b| b.to_string().into_bytes())).expect("HTTP request")
     }
 
     fn chat(&self, body: &Value) -> Resp {
@@ -129,6 +122,59 @@ impl Stack {
 
     fn log(&self, query: &str) -> Vec<Value> {
         self.admin("GET", &format!("requests{query}"), None).json()["requests"].as_array().unwrap().clone()
+    }
+
+    fn stats(&self) -> Value {
+        self.admin("GET", "stats", None).json()
+    }
+
+    /// Polls `probe` until it returns Some. The deadline is only a failure timeout: a healthy
+    /// server gets there in milliseconds, a broken one fails the test with `what` instead of
+    /// hanging it.
+    fn wait_for<T>(&self, what: &str, mut probe: impl FnMut(&Stack) -> Option<T>) -> T {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(v) = probe(self) {
+                return v;
+            }
+            assert!(Instant::now() < deadline, "gave up waiting for {what}");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// Waits until the log's `index`-th entry of `provider` exists and an injected fault has
+    /// fired on it (for a hang: the request is being held); returns that entry.
+    fn wait_for_fault(&self, provider: &str, index: usize) -> Value {
+        self.wait_for(&format!("fault on {provider} request #{index}"), |s| {
+            s.log(&format!("?provider={provider}")).get(index).filter(|e| e["fault"].is_u64()).cloned()
+        })
+    }
+
+    /// Sends `body` to `path` in a thread with no client timeout; the thread yields the status.
+    fn send_in_background(&self, path: &str, header: (&'static str, String), body: Value) -> std::thread::JoinHandle<u16> {
+        let url = format!("{}{path}", self.base);
+        std::thread::spawn(move || {
+            let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+            let mut resp = agent.post(url).header(header.0, header.1).send(body.to_string()).expect("HTTP request");
+            let _ = resp.body_mut().read_to_vec();
+            resp.status().as_u16()
+        })
+    }
+
+    /// Writes a whole chat request on a raw connection and leaves it open, so the test decides
+    /// when the client gives up (by dropping the stream).
+    fn open_raw_chat(&self, body: &Value) -> TcpStream {
+        let addr = self.base.trim_start_matches("http://");
+        let mut stream = TcpStream::connect(addr).expect("connect");
+        let body = body.to_string();
+        write!(
+            stream,
+            "POST /v1/chat/completions HTTP/1.1\r\nhost: {addr}\r\nauthorization: Bearer {OPENAI_KEY}\r\n\
+             content-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .expect("write request");
+        stream
     }
 }
 
@@ -459,7 +505,7 @@ fn bad_openai_requests_are_400_with_openai_errors() {
     let s = Stack::start();
     let auth = format!("Bearer {OPENAI_KEY}");
     let r =
-        s.send("POST", "/v1/chat/completions", &[("authorization", &auth)], Some(b"{not json".to_vec()), None).unwrap();
+        s.send("POST", "/v1/chat/completions", &[("authorization", &auth)], Some(b"{not json".to_vec())).unwrap();
     assert_eq!(r.status, 400);
     assert_eq!(r.json()["error"]["type"], "invalid_request_error");
     let r = s.chat(&json!({"model": "gpt-4o-mini", "messages": []}));
@@ -682,7 +728,7 @@ fn the_script_knob_forces_every_script_and_enhance_to_n_lines() {
         assert!(r.json()["error"].is_string(), "{bad}");
     }
     let not_json = Some(b"lines=3".to_vec());
-    let r = s.send("POST", "/__admin/script", &[("content-type", "application/json")], not_json, None).unwrap();
+    let r = s.send("POST", "/__admin/script", &[("content-type", "application/json")], not_json).unwrap();
     assert_eq!((r.status, r.json()["error"].is_string()), (400, true));
     assert_eq!(s.admin("GET", "script", None).json(), json!({"lines": null}), "bad input changes nothing");
 
@@ -740,20 +786,24 @@ fn tts_log_entries_say_which_engine_voiced_them_and_when_they_were_answered() {
     assert!(log[2].get("engine").is_none());
     for e in &log {
         let (at, answered) = (e["at"].as_u64().unwrap(), e["answered_at"].as_u64().unwrap());
-        assert!(answered >= at && answered - at <= e["duration_ms"].as_u64().unwrap() + 5, "{e}");
+        assert_eq!(answered, at + e["duration_ms"].as_u64().unwrap(), "{e}");
     }
-    // An open request has no answer time yet.
-    s.fault(json!({"provider": "elevenlabs", "kind": "hang", "hang_ms": 300}));
-    let hung = s.send(
-        "POST",
+    // An open request has no answer time yet; it gets one when it is answered.
+    let id = s.fault(json!({"provider": "elevenlabs", "kind": "hang"}));
+    let hung = s.send_in_background(
         &format!("/v1/text-to-speech/{RACHEL}"),
-        &[("xi-api-key", ELEVEN_KEY)],
-        Some(json!({"text": "Wait."}).to_string().into_bytes()),
-        Some(Duration::from_millis(100)),
+        ("xi-api-key", ELEVEN_KEY.to_string()),
+        json!({"text": "Wait."}),
     );
-    assert!(hung.is_err());
-    let last = s.log("").pop().unwrap();
-    assert!(last["answered_at"].is_null() && last["status"].is_null(), "{last}");
+    let open = s.wait_for_fault("elevenlabs", 2);
+    assert_eq!(open["fault"], id);
+    assert!(open["answered_at"].is_null() && open["status"].is_null() && open["duration_ms"].is_null(), "{open}");
+    assert!(open.get("hang").is_none(), "{open}");
+    assert_eq!(s.admin("DELETE", "faults", None).status, 204);
+    assert_eq!(hung.join().unwrap(), 504);
+    let closed = s.log("").pop().unwrap();
+    assert_eq!((closed["seq"].clone(), closed["status"].clone(), closed["hang"].clone()), (open["seq"].clone(), json!(504), json!("released")));
+    assert_eq!(closed["answered_at"].as_u64().unwrap(), closed["at"].as_u64().unwrap() + closed["duration_ms"].as_u64().unwrap());
 }
 
 #[test]
@@ -939,39 +989,31 @@ fn match_limits_a_fault_to_requests_containing_the_substring() {
 #[test]
 fn a_hang_holds_the_request_until_faults_are_cleared_or_the_client_leaves() {
     let s = Stack::start();
-    s.fault(json!({"provider": "openai", "kind": "hang", "times": 2}));
+    // No hang_ms: the default hold (ten minutes) outlasts any test, so only a release ends it.
+    let id = s.fault(json!({"provider": "openai", "kind": "hang", "times": 2}));
     // A client that gives up: the server notices and stops counting it in flight.
-    let gave_up = s.send(
-        "POST",
-        "/v1/chat/completions",
-        &[("authorization", &format!("Bearer {OPENAI_KEY}"))],
-        Some(user("x").to_string().into_bytes()),
-        Some(Duration::from_millis(400)),
-    );
-    assert!(gave_up.is_err());
-    std::thread::sleep(Duration::from_millis(200));
-    assert_eq!(s.admin("GET", "stats", None).json()["openai"]["in_flight"], 0);
+    let client = s.open_raw_chat(&user("x"));
+    let held = s.wait_for_fault("openai", 0);
+    assert_eq!(held["fault"], id);
+    assert_eq!(s.stats()["openai"]["in_flight"], 1);
+    drop(client);
+    s.wait_for("the abandoned request to leave in_flight", |s| (s.stats()["openai"]["in_flight"] == 0).then_some(()));
     let first = &s.log("?provider=openai")[0];
-    assert!(first["status"].is_null() && first["fault"].is_u64());
+    assert!(first["status"].is_null() && first["answered_at"].is_null() && first["fault"] == id, "{first}");
+    assert!(first.get("hang").is_none(), "an abandoned hang never ended: {first}");
 
-    // A patient client is released when the faults are cleared.
-    let base = s.base.clone();
-    let started = Instant::now();
-    let waiter = std::thread::spawn(move || {
-        let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
-        let resp = agent
-            .post(format!("{base}/v1/chat/completions"))
-            .header("authorization", format!("Bearer {OPENAI_KEY}"))
-            .send(user("y").to_string())
-            .unwrap();
-        resp.status().as_u16()
-    });
-    std::thread::sleep(Duration::from_millis(500));
-    assert!(!waiter.is_finished());
-    assert_eq!(s.admin("GET", "stats", None).json()["openai"]["in_flight"], 1);
-    s.admin("DELETE", "faults", None);
+    // A patient client is held until the faults are cleared, then released with a 504.
+    let waiter = s.send_in_background("/v1/chat/completions", ("authorization", format!("Bearer {OPENAI_KEY}")), user("y"));
+    let held = s.wait_for_fault("openai", 1);
+    assert!(held["status"].is_null() && held.get("hang").is_none(), "{held}");
+    assert_eq!(s.stats()["openai"]["in_flight"], 1);
+    assert!(!waiter.is_finished(), "the hang answered before it was released");
+    assert_eq!(s.admin("DELETE", "faults", None).status, 204);
     assert_eq!(waiter.join().unwrap(), 504);
-    assert!(started.elapsed() < Duration::from_secs(5));
+    let released = &s.log("?provider=openai")[1];
+    assert_eq!((released["status"].clone(), released["fault"].clone()), (json!(504), json!(id)));
+    assert_eq!(released["hang"], "released", "cleared faults ended the hang, not its hang_ms: {released}");
+    assert_eq!(s.stats()["openai"]["in_flight"], 0);
 }
 
 // ---------------------------------------------------------------- log, latency, caps, reset
@@ -1016,53 +1058,63 @@ fn latency_delays_only_its_provider() {
     let r = s.admin("POST", "latency", Some(json!({"provider": "openai", "ms": 400})));
     assert_eq!(r.status, 200);
     assert_eq!(s.admin("GET", "latency", None).json(), json!({"openai": 400, "elevenlabs": 0}));
-    let t = Instant::now();
+    assert_eq!(s.stats()["openai"]["latency_ms"], 400);
+    // Each log entry records the delay the request actually waited out.
     assert_eq!(s.chat(&user("slow")).status, 200);
-    assert!(t.elapsed() >= Duration::from_millis(400));
-    assert!(s.log("?provider=openai")[0]["duration_ms"].as_u64().unwrap() >= 400);
     // Auth failures are delayed too: the gate runs before any answer.
-    let t = Instant::now();
-    s.req("POST", "/v1/chat/completions", &[], Some(&user("x")));
-    assert!(t.elapsed() >= Duration::from_millis(400));
-    let t = Instant::now();
-    s.req("GET", "/v1/voices", &[("xi-api-key", ELEVEN_KEY)], None);
-    assert!(t.elapsed() < Duration::from_millis(400));
-    s.admin("POST", "latency", Some(json!({"provider": "openai", "ms": 0})));
-    let t = Instant::now();
-    s.chat(&user("fast"));
-    assert!(t.elapsed() < Duration::from_millis(400));
+    assert_eq!(s.req("POST", "/v1/chat/completions", &[], Some(&user("x"))).status, 401);
+    assert_eq!(s.req("GET", "/v1/voices", &[("xi-api-key", ELEVEN_KEY)], None).status, 200);
+    assert_eq!(s.admin("POST", "latency", Some(json!({"provider": "openai", "ms": 0}))).status, 200);
+    assert_eq!(s.chat(&user("fast")).status, 200);
+    let applied: Vec<(Value, Value, Value)> =
+        s.log("").iter().map(|e| (e["provider"].clone(), e["status"].clone(), e["latency_ms"].clone())).collect();
+    assert_eq!(
+        applied,
+        [
+            (json!("openai"), json!(200), json!(400)),
+            (json!("openai"), json!(401), json!(400)),
+            (json!("elevenlabs"), json!(200), json!(0)),
+            (json!("openai"), json!(200), json!(0)),
+        ]
+    );
 }
 
 #[test]
 fn a_concurrency_cap_answers_over_limit_requests_with_429_and_stats_show_the_peak() {
     let s = Stack::start();
     s.admin("POST", "concurrency", Some(json!({"provider": "elevenlabs", "max": 2})));
-    s.admin("POST", "latency", Some(json!({"provider": "elevenlabs", "ms": 600})));
-    let handles: Vec<_> = (0..4)
-        .map(|i| {
-            let base = s.base.clone();
-            std::thread::spawn(move || {
-                let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
-                let mut r = agent
-                    .post(format!("{base}/v1/text-to-speech/{RACHEL}?output_format=mp3_22050_32"))
-                    .header("xi-api-key", ELEVEN_KEY)
-                    .send(json!({"text": format!("Line {i}.")}).to_string())
-                    .unwrap();
-                let status = r.status().as_u16();
-                let body = r.body_mut().read_to_vec().unwrap();
-                (status, body)
-            })
-        })
+    // Two requests within the cap are held open by a hang, so the overlap is a fact, not a race.
+    let hang = s.fault(json!({"provider": "elevenlabs", "kind": "hang", "match": "Held", "times": null}));
+    let tts = format!("/v1/text-to-speech/{RACHEL}?output_format=mp3_22050_32");
+    let held: Vec<_> = (0..2)
+        .map(|i| s.send_in_background(&tts, ("xi-api-key", ELEVEN_KEY.to_string()), json!({"text": format!("Held {i}.")})))
         .collect();
-    let results: Vec<(u16, Vec<u8>)> = handles.into_iter().map(|h| h.join().unwrap()).collect();
-    let ok = results.iter().filter(|(st, _)| *st == 200).count();
-    let limited: Vec<&Vec<u8>> = results.iter().filter(|(st, _)| *st == 429).map(|(_, b)| b).collect();
-    assert_eq!((ok, limited.len()), (2, 2));
-    let v: Value = serde_json::from_slice(limited[0]).unwrap();
-    assert_eq!(v["detail"]["status"], "too_many_concurrent_requests");
-    let stats = s.admin("GET", "stats", None).json();
-    assert_eq!(stats["elevenlabs"]["max_in_flight"], 4);
-    assert_eq!(stats["elevenlabs"]["total"], 4);
+    s.wait_for_fault("elevenlabs", 1);
+    assert_eq!(s.stats()["elevenlabs"]["in_flight"], 2);
+    // Every request beyond the cap is answered at once with ElevenLabs' 429.
+    for i in 0..2 {
+        let r = s.tts(RACHEL, "?output_format=mp3_22050_32", &json!({"text": format!("Over {i}.")}));
+        assert_eq!(r.status, 429);
+        assert_eq!(r.json()["detail"]["status"], "too_many_concurrent_requests");
+    }
+    let stats = s.stats();
+    assert_eq!(stats["elevenlabs"]["max_in_flight"], 3, "two held plus one over the cap: {stats}");
+    assert_eq!(stats["elevenlabs"]["in_flight"], 2);
+    // Once the held requests leave, one within the cap is served.
+    assert_eq!(s.admin("DELETE", "faults", None).status, 204);
+    for h in held {
+        assert_eq!(h.join().unwrap(), 504);
+    }
+    let r = s.tts(RACHEL, "?output_format=mp3_22050_32", &json!({"text": "Now there is room."}));
+    assert_eq!(r.status, 200);
+    assert!(is_mp3(&r.body));
+    let answered: Vec<(Value, Value)> =
+        s.log("?provider=elevenlabs").iter().map(|e| (e["status"].clone(), e["fault"].clone())).collect();
+    assert_eq!(answered.iter().filter(|a| **a == (json!(504), json!(hang))).count(), 2);
+    assert_eq!(answered[2..], [(json!(429), Value::Null), (json!(429), Value::Null), (json!(200), Value::Null)]);
+    let stats = s.stats();
+    assert_eq!(stats["elevenlabs"]["max_in_flight"], 3);
+    assert_eq!(stats["elevenlabs"]["total"], 5);
     assert_eq!(stats["elevenlabs"]["in_flight"], 0);
     assert_eq!(stats["elevenlabs"]["max_concurrent"], 2);
 }

@@ -3,7 +3,7 @@
 //!
 //! - `GET /__admin/requests[?provider=openai|elevenlabs][&since=SEQ]` → `{"requests": [entry...]}`
 //!   (see `log.rs`: seq, provider, method, path, query, body, status, voice_id, at, answered_at,
-//!   duration_ms, fault, engine); `DELETE` clears it (204).
+//!   duration_ms, latency_ms, hang, fault, engine); `DELETE` clears it (204).
 //! - `GET|POST|DELETE /__admin/faults`, `DELETE /__admin/faults/{id}`: injected faults (`faults.rs`).
 //! - `GET /__admin/latency` → `{"openai": MS, "elevenlabs": MS}`;
 //!   `POST {"provider": P, "ms": MS}` → `{"provider": P, "ms": MS}`.

@@ -47,6 +47,7 @@ impl App {
         let latency = knobs.latency_ms.load(std::sync::atomic::Ordering::SeqCst);
         if latency > 0 {
             tokio::time::sleep(Duration::from_millis(latency)).await;
+            self.log.set_latency(seq, latency);
         }
         let early = if !self.authorized(p, headers) {
             Some(error(p, StatusCode::UNAUTHORIZED, None))
@@ -90,10 +91,11 @@ impl App {
             }
             Kind::Hang => {
                 let released = self.faults.release.notified();
-                tokio::select! {
-                    _ = tokio::time::sleep(Duration::from_millis(f.hang_ms)) => {}
-                    _ = released => {}
-                }
+                let how = tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_millis(f.hang_ms)) => "elapsed",
+                    _ = released => "released",
+                };
+                self.log.set_hang_end(seq, how);
                 error(p, StatusCode::GATEWAY_TIMEOUT, Some("devstack: injected hang ended"))
             }
             Kind::Malformed | Kind::MalformedContent | Kind::Empty => match p {

@@ -1,7 +1,10 @@
 //! The request log that tests read through `/__admin/requests`. Entries are opened on arrival
 //! (status null, `at` set) and closed when answered (`status`, `answered_at`, `duration_ms`), so a
-//! hung or abandoned request is visible too. Text-to-speech entries also say which `engine`
-//! voiced the clip ("espeak-ng", or "tone" when espeak-ng is missing).
+//! hung or abandoned request is visible too. Each entry says what the stand-in did to it, so tests
+//! check facts rather than clocks: `latency_ms` is the injected delay it actually waited out, and
+//! `hang` says how an injected hang ended ("released" when faults were cleared, "elapsed" when
+//! its `hang_ms` ran out). Text-to-speech entries also say which `engine` voiced the clip
+//! ("espeak-ng", or "tone" when espeak-ng is missing).
 use super::Provider;
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -21,10 +24,18 @@ pub struct Entry {
     pub voice_id: Option<String>,
     /// Arrival, unix milliseconds.
     pub at: u64,
-    /// When the answer was ready, unix milliseconds; null while the request is open.
+    /// When the answer was ready, unix milliseconds: `at + duration_ms`; null while the request
+    /// is open.
     pub answered_at: Option<u64>,
-    /// Arrival to answer, milliseconds (includes injected latency).
+    /// Arrival to answer, milliseconds (includes injected latency), on a monotonic clock.
     pub duration_ms: Option<u64>,
+    /// The injected latency this request waited out, milliseconds; 0 when there was none (or
+    /// while it is still waiting).
+    pub latency_ms: u64,
+    /// How an injected hang ended: "released" (faults cleared) or "elapsed" (`hang_ms` ran out).
+    /// Absent for requests that did not hang, and while the hang lasts.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hang: Option<&'static str>,
     /// What voiced a text-to-speech answer: "espeak-ng" or "tone". Absent for other requests and
     /// for ones answered before any audio was made (auth, faults, bad input).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -71,6 +82,8 @@ impl RequestLog {
             at: now_ms(),
             answered_at: None,
             duration_ms: None,
+            latency_ms: 0,
+            hang: None,
             engine: None,
             fault: None,
         });
@@ -82,15 +95,25 @@ impl RequestLog {
         self.update(seq, |e| e.fault = Some(fault));
     }
 
+    /// Recorded once the delay has been waited out.
+    pub fn set_latency(&self, seq: u64, ms: u64) {
+        self.update(seq, |e| e.latency_ms = ms);
+    }
+
+    pub fn set_hang_end(&self, seq: u64, how: &'static str) {
+        self.update(seq, |e| e.hang = Some(how));
+    }
+
     pub fn set_engine(&self, seq: u64, engine: &'static str) {
         self.update(seq, |e| e.engine = Some(engine));
     }
 
+    /// `answered_at` is derived from the arrival and the monotonic duration, so the two always
+    /// agree even if the wall clock is stepped while the request is open.
     pub fn close(&self, seq: u64, status: u16, duration_ms: u64) {
-        let now = now_ms();
         self.update(seq, |e| {
             e.status = Some(status);
-            e.answered_at = Some(now.max(e.at));
+            e.answered_at = Some(e.at + duration_ms);
             e.duration_ms = Some(duration_ms);
         });
     }
@@ -129,11 +152,16 @@ mod tests {
         let log = RequestLog::default();
         let a = log.open(entry(Provider::Openai, br#"{"a":1}"#));
         let b = log.open(entry(Provider::Elevenlabs, b"not json"));
+        log.set_latency(a, 40);
         log.close(a, 200, 5);
         log.mark_fault(b, 7);
         log.set_engine(b, "tone");
         let all = log.list(None, 0);
-        assert!(all[0].answered_at.is_some_and(|t| t >= all[0].at));
+        assert_eq!(all[0].answered_at, Some(all[0].at + 5));
+        assert_eq!((all[0].latency_ms, all[1].latency_ms), (40, 0));
+        assert_eq!((all[0].hang, all[1].hang), (None, None));
+        log.set_hang_end(b, "released");
+        assert_eq!(log.list(None, a)[0].hang, Some("released"));
         assert_eq!((all[1].answered_at, all[1].engine), (None, Some("tone")));
         assert_eq!(all.len(), 2);
         assert_eq!(all[0].body["a"], 1);
