@@ -191,7 +191,7 @@ impl AudioRun<'_> {
         };
         let (bytes, duration_ms) = (plan.total_len, plan.duration_ms);
         let keys: Vec<String> = lines.iter().map(|l| l.key.clone()).collect();
-        self.stream_chapter(&key, plan, keys).await?;
+        self.stream_chapter(number, &key, plan, keys, facts).await?;
         let characters = tts::characters(&lines.iter().map(|l| l.spec.text).collect::<Vec<_>>());
         let stored = StoredAudio { key: &key, duration_ms, bytes, characters, meta: &meta };
         self.ctx.progress(progress((done + 1) * 100 / total), &message, vec![audio_db::store(story_id, number, &self.ctx.lease, &stored)]).await?;
@@ -294,35 +294,61 @@ impl AudioRun<'_> {
 
     /// Streams the chapter into R2: the header, then each piece — silence, or a clip read
     /// from R2 only when the upload asks for it — so one clip is held at a time. R2 needs the
-    /// length up front (`FixedLengthStream`), which the plan knows from the facts alone.
-    async fn stream_chapter(&self, key: &str, plan: Assembly, keys: Vec<String>) -> Result<(), Failure> {
+    /// length up front (`FixedLengthStream`), which the plan knows from the facts alone. A
+    /// stored clip that does not match its facts (damaged in storage) fails the chapter with
+    /// `audio_invalid` and is removed, so the next run makes it again.
+    async fn stream_chapter(&self, number: u32, key: &str, plan: Assembly, keys: Vec<String>, facts: Vec<ClipFacts>) -> Result<(), Failure> {
         let plan = Rc::new(plan);
         let total = plan.total_len;
         let header = futures::stream::once(futures::future::ready(Ok(plan.header.clone())));
-        let bucket = self.bucket.clone();
-        let sub = self.ctx.sub.clone();
-        let keys = Rc::new(keys);
-        let pieces = (0..plan.pieces.len()).map(move |i| (i, plan.clone(), bucket.clone(), sub.clone(), keys.clone()));
-        let body = header.chain(futures::stream::iter(pieces).then(|(i, plan, bucket, sub, keys)| async move {
+        let bad: Rc<RefCell<Option<(String, String)>>> = Rc::default();
+        let source = Rc::new(ClipSource { bucket: self.bucket.clone(), sub: self.ctx.sub.clone(), keys, facts, bad: bad.clone() });
+        let pieces = (0..plan.pieces.len()).map(move |i| (i, plan.clone(), source.clone()));
+        let body = header.chain(futures::stream::iter(pieces).then(|(i, plan, source)| async move {
             match plan.pieces[i] {
                 Piece::Pause { frames } => Ok(plan.pause_bytes(frames)),
-                Piece::Clip { index, bytes } => {
-                    sub.add(1);
-                    let obj = bucket.get(&keys[index]).execute().await?.ok_or_else(|| worker::Error::RustError("a clip vanished from storage".into()))?;
-                    let data = obj.body().ok_or_else(|| worker::Error::RustError("a clip has no body".into()))?.bytes().await?;
-                    if data.len() as u64 != bytes {
-                        return Err(worker::Error::RustError(format!("a clip is {} bytes, its facts say {bytes}", data.len())));
-                    }
-                    Ok(data)
-                }
+                Piece::Clip { index, .. } => source.read(index).await,
             }
         }));
         self.ctx.sub.add(1);
-        self.bucket
+        let put = self
+            .bucket
             .put(key, FixedLengthStream::wrap(body, total))
             .http_metadata(HttpMetadata { content_type: Some("audio/mpeg".into()), ..Default::default() })
             .execute()
-            .await?;
+            .await;
+        let damaged = bad.borrow_mut().take();
+        if let Some((clip, reason)) = damaged {
+            self.ctx.sub.add(1);
+            self.bucket.delete(&clip).await.ok();
+            return Err(audio_invalid(number, format!("a stored clip is not usable audio ({reason}); it was removed and is made again on the next run")));
+        }
+        put?;
         Ok(())
+    }
+}
+
+/// The clips of a chapter being streamed, read one at a time as the upload asks.
+struct ClipSource {
+    bucket: Bucket,
+    sub: Subrequests,
+    keys: Vec<String>,
+    facts: Vec<ClipFacts>,
+    /// The first clip found not to match its facts: (key, why).
+    bad: Rc<RefCell<Option<(String, String)>>>,
+}
+
+impl ClipSource {
+    async fn read(&self, index: usize) -> worker::Result<Vec<u8>> {
+        let key = &self.keys[index];
+        self.sub.add(1);
+        let obj = self.bucket.get(key).execute().await?.ok_or_else(|| worker::Error::RustError("a clip vanished from storage".into()))?;
+        let data = obj.body().ok_or_else(|| worker::Error::RustError("a clip has no body".into()))?.bytes().await?;
+        let facts = &self.facts[index];
+        if let Err(e) = facts.check_stored_len(data.len() as u64).and_then(|_| facts.check_stored_start(&data)) {
+            *self.bad.borrow_mut() = Some((key.clone(), e.to_string()));
+            return Err(worker::Error::RustError(e.to_string()));
+        }
+        Ok(data)
     }
 }

@@ -4,7 +4,7 @@
 use crate::helpers::TestStack;
 use crate::support::*;
 use serde_json::{json, Value};
-use std::io::{BufRead, BufReader};
+use std::io::BufRead;
 use std::time::Duration;
 
 fn probe(stack: &TestStack) -> String {
@@ -108,14 +108,7 @@ fn a_quiet_running_task_stream_gets_keep_alive_comments() {
     let task = start_job(&stack, &key, &story, "generate", &json!({}));
     stack.wait_for("the LLM call to start", LONG, || (!stack.openai_requests().is_empty()).then_some(()));
 
-    let agent: ureq::Agent = ureq::Agent::config_builder().timeout_global(Some(Duration::from_secs(120))).build().into();
-    let resp = agent
-        .get(format!("{}/api/v1/tasks/{task}/events", stack.base_url))
-        .header("Authorization", format!("Bearer {key}"))
-        .call()
-        .unwrap();
-    assert!(resp.headers()["content-type"].to_str().unwrap().starts_with("text/event-stream"));
-    let reader = BufReader::new(resp.into_body().into_reader());
+    let reader = stack.events(&key, &task, Duration::from_secs(120));
     let (mut views, mut keep_alive_after, mut cancelled) = (Vec::<Value>::new(), None, false);
     for line in reader.lines() {
         let line = line.unwrap();

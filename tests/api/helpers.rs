@@ -415,6 +415,18 @@ impl TestStack {
         out
     }
 
+    /// Opens the task's `/events` stream (checked to be one), for reading line by line.
+    pub fn events(&self, key: &str, task_id: &str, timeout: Duration) -> BufReader<impl std::io::Read> {
+        let agent: ureq::Agent = ureq::Agent::config_builder().timeout_global(Some(timeout)).build().into();
+        let resp = agent
+            .get(format!("{}/api/v1/tasks/{task_id}/events", self.base_url))
+            .header("Authorization", format!("Bearer {key}"))
+            .call()
+            .unwrap();
+        assert!(resp.headers()["content-type"].to_str().unwrap().starts_with("text/event-stream"));
+        BufReader::new(resp.into_body().into_reader())
+    }
+
     /// Polls the task until it ends; returns every view seen, in order.
     pub fn follow_task(&self, key: &str, task_id: &str, timeout: Duration) -> Vec<Value> {
         let mut seen = Vec::new();

@@ -3,7 +3,7 @@
 
 use crate::helpers::TestStack;
 use serde_json::{json, Value};
-use std::io::{BufRead, BufReader};
+use std::io::BufRead;
 use std::time::Duration;
 
 const LONG: Duration = Duration::from_secs(120);
@@ -42,14 +42,7 @@ fn is_summary_request(req: &Value) -> bool {
 
 /// Reads `/events` until the server closes it: (event ids, task views).
 fn read_events(stack: &TestStack, key: &str, task: &str) -> (Vec<u64>, Vec<Value>) {
-    let agent: ureq::Agent = ureq::Agent::config_builder().timeout_global(Some(LONG)).build().into();
-    let resp = agent
-        .get(format!("{}/api/v1/tasks/{task}/events", stack.base_url))
-        .header("Authorization", format!("Bearer {key}"))
-        .call()
-        .unwrap();
-    assert!(resp.headers()["content-type"].to_str().unwrap().starts_with("text/event-stream"));
-    let reader = BufReader::new(resp.into_body().into_reader());
+    let reader = stack.events(key, task, LONG);
     let (mut ids, mut views) = (Vec::new(), Vec::new());
     let mut event = String::new();
     for line in reader.lines() {
@@ -187,18 +180,20 @@ fn transient_faults_are_retried_and_a_persistent_one_fails_keeping_earlier_chapt
 
 #[test]
 fn a_duplicated_message_makes_no_second_llm_call() {
-    let stack = TestStack::start();
+    let mut stack = TestStack::start();
+    // Duplicates arrive through a second Worker on the same state: one local queue delivers one
+    // batch at a time (max_batch_size = 1), while Cloudflare runs consumers side by side.
+    let second = stack.start_second_worker();
+    let auth = format!("Bearer {}", stack.admin_token);
     let (_, key) = stack.create_user("cy");
     // Slow calls, so that the first delivery holds step 0 for a while.
     stack.providers("POST", "latency", Some(&json!({"provider": "openai", "ms": 3000})));
     let story = new_story(&stack, &key, 2, false);
     let task = generate(&stack, &key, &story, json!({}));
     stack.wait_for_held_step(&task, 0, LONG);
-    // While step 0 is being worked on, its message is delivered five more times. (The local
-    // queue starts a second batch while one runs only once a full batch, max_batch_size = 5,
-    // is waiting; fewer duplicates would wait for the first batch to end.)
+    // While step 0 is being worked on, its message is delivered five more times.
     for _ in 0..5 {
-        let r = stack.admin("POST", &format!("/api/v1/admin/tasks/{task}/redrive"), None);
+        let r = stack.request_at(&second, "POST", &format!("/api/v1/admin/tasks/{task}/redrive"), None, &[("Authorization", &auth)]).unwrap();
         assert_eq!(r.status, 202, "{}", String::from_utf8_lossy(&r.body));
         assert_eq!(r.json()["step"], 0);
     }
