@@ -121,12 +121,18 @@ impl<'a> StepCtx<'a> {
     /// Records progress (renewing the lease) with `extra` in the same transaction, then
     /// tells the progress object.
     pub async fn progress(&self, progress: u8, message: &str, extra: Vec<Query>) -> Result<(), Failure> {
+        self.record_progress(progress, message, extra).await?;
+        self.publish().await;
+        Ok(())
+    }
+
+    /// `progress` without telling the progress object (the caller publishes alongside its
+    /// next call).
+    pub async fn record_progress(&self, progress: u8, message: &str, extra: Vec<Query>) -> Result<(), Failure> {
         let mut all = vec![tasks::progress(&self.lease, progress, message, self.jobs.lease_secs)];
         all.extend(extra);
         let mut results = self.db.transaction(&all, None).await?.into_iter();
-        held(results.next().unwrap_or_else(empty))?;
-        self.publish().await;
-        Ok(())
+        held(results.next().unwrap_or_else(empty))
     }
 
     /// The Durable Object's live view follows the rows; if it is unreachable the rows still

@@ -60,6 +60,7 @@ impl StoryRun<'_> {
         let position = task.chapters.iter().position(|n| *n == number).unwrap_or(0);
         let index = works.iter().position(|w| w.number == number).expect("chapter row");
         let mut row = rows.into_iter().nth(index).expect("chapter row");
+        let earlier = chapters::earlier_summaries(db, &self.story.id, number).await?;
         loop {
             let step = self.plan().next_step(&row.work);
             if step == StoryStep::Done {
@@ -67,9 +68,7 @@ impl StoryRun<'_> {
             }
             let message = step_message(position, task.chapters.len(), number, step);
             let working = step.working_status().map(|s| chapters::mark_working(&self.story.id, number, &self.ctx.lease, s));
-            self.ctx.progress(self.progress(&works), &message, working.into_iter().collect()).await?;
-
-            let earlier = chapters::earlier_summaries(db, &self.story.id, number).await?;
+            self.ctx.record_progress(self.progress(&works), &message, working.into_iter().collect()).await?;
             let cx = ChapterContext {
                 story_title: &self.story.title,
                 prompt: &self.story.prompt,
@@ -78,7 +77,8 @@ impl StoryRun<'_> {
                 chapter: number,
                 earlier_summaries: &earlier,
             };
-            let (write, completion) = match step {
+            // The progress object hears of the step while its call runs: nothing waits on it.
+            let work = async { match step {
                 StoryStep::Script => {
                     let (script, c) = self.call(number, step, &llm::script_request(&self.ctx.jobs.llm, &cx), llm::parse_script).await?;
                     row.work.has_script = true;
@@ -88,7 +88,7 @@ impl StoryRun<'_> {
                     let q = chapters::store_script(&self.story.id, number, &self.ctx.lease, &script);
                     row.script = Some(script);
                     row.enhanced = None;
-                    (q, c)
+                    Ok::<_, Failure>((q, c))
                 }
                 StoryStep::Enhance => {
                     let base = row.script.clone().ok_or_else(|| llm_failure(self.ctx, number, LlmError::Permanent("no script to enhance".into())))?;
@@ -98,20 +98,23 @@ impl StoryRun<'_> {
                     row.work.has_summary = false;
                     let q = chapters::store_enhanced(&self.story.id, number, &self.ctx.lease, &script);
                     row.enhanced = Some(script);
-                    (q, c)
+                    Ok((q, c))
                 }
                 StoryStep::Summary => {
                     let script = row.best_script().cloned().ok_or_else(|| llm_failure(self.ctx, number, LlmError::Permanent("no script to summarise".into())))?;
                     let body = llm::summary_request(&self.ctx.jobs.llm, &cx, &script);
                     let (summary, c) = self.call(number, step, &body, llm::parse_summary).await?;
                     row.work.has_summary = true;
-                    (chapters::store_summary(&self.story.id, number, &self.ctx.lease, &summary), c)
+                    Ok((chapters::store_summary(&self.story.id, number, &self.ctx.lease, &summary), c))
                 }
                 StoryStep::Done => unreachable!("the loop stops at Done"),
-            };
+            } };
+            let (_, done) = futures::join!(self.ctx.publish(), work);
+            let (write, completion) = done?;
             works[index] = row.work.clone();
             let usage = self.usage(self.usage_key(number, step, "ok"), &completion);
-            self.ctx.progress(self.progress(&works), &message, vec![write, usage]).await?;
+            // Published with the next step's start or the hand-over, which follow at once.
+            self.ctx.record_progress(self.progress(&works), &message, vec![write, usage]).await?;
         }
         self.ctx.hand_over().await
     }
@@ -123,7 +126,10 @@ impl StoryRun<'_> {
         let jobs = &self.ctx.jobs;
         let mut attempt = 0;
         loop {
-            self.ctx.renew().await?;
+            // The first attempt follows the progress write that renewed the lease.
+            if attempt > 0 {
+                self.ctx.renew().await?;
+            }
             let outcome = match openai::chat(jobs, body, &self.ctx.sub).await {
                 Ok(c) => match parse(&c) {
                     Ok(v) => return Ok((v, c)),
