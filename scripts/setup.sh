@@ -2,7 +2,8 @@
 # Installs everything talecast needs that is missing, at pinned versions; safe to run again.
 #   Debian packages: PostgreSQL (when none is installed), espeak-ng + lame (the TTS stand-in's
 #                    voice and MP3 encoder), ffmpeg (ffprobe, used by tests to check MP3s)
-#   Rust:            the wasm32 target; worker-build and wasm-bindgen-cli into .tools/
+#   Rust:            the wasm32 target; worker-build and wasm-bindgen-cli, built once per
+#                    machine under ~/.cache/talecast/tools and linked into .tools/bin
 #   npm:             package-lock.json (wrangler, Node 22, esbuild, binaryen, Neon's driver)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -31,15 +32,23 @@ if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
 fi
 
 installed_version() { "$1" --version 2>/dev/null | awk '{print $NF}'; }
-if [ "$(installed_version .tools/bin/worker-build)" != "$WORKER_BUILD_VERSION" ]; then
-  say "installing worker-build $WORKER_BUILD_VERSION into .tools/"
-  cargo install --quiet --root .tools --locked worker-build --version "$WORKER_BUILD_VERSION"
-fi
-if [ "$(installed_version .tools/bin/wasm-bindgen)" != "$WASM_BINDGEN_VERSION" ]; then
-  say "installing wasm-bindgen-cli $WASM_BINDGEN_VERSION into .tools/"
-  # Not --locked: the CLI's own lock file pins a since-yanked webpki-roots.
-  cargo install --quiet --root .tools --force wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION"
-fi
+# Each tool is built once per machine into a versioned folder outside the work tree (a fresh
+# clone, as CI makes, finds it there) and linked into .tools/bin.
+TOOL_CACHE="${TALECAST_TOOL_CACHE:-$HOME/.cache/talecast/tools}"
+install_tool() { # crate version binary... (extra cargo install flags in CARGO_FLAGS)
+  local crate="$1" version="$2"; shift 2
+  local dir="$TOOL_CACHE/$crate-$version"
+  if [ "$(installed_version "$dir/bin/$1")" != "$version" ]; then
+    say "installing $crate $version into $dir"
+    # shellcheck disable=SC2086
+    cargo install --quiet --root "$dir" --force ${CARGO_FLAGS:-} "$crate" --version "$version"
+  fi
+  mkdir -p .tools/bin
+  for b in "$@"; do ln -sfn "$dir/bin/$b" ".tools/bin/$b"; done
+}
+CARGO_FLAGS=--locked install_tool worker-build "$WORKER_BUILD_VERSION" worker-build
+# Not --locked: the CLI's own lock file pins a since-yanked webpki-roots.
+CARGO_FLAGS= install_tool wasm-bindgen-cli "$WASM_BINDGEN_VERSION" wasm-bindgen
 
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   say "installing npm packages"
