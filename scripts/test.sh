@@ -16,6 +16,8 @@ bash scripts/setup.sh || { echo "test: scripts/setup.sh failed" >&2; echo; echo 
 
 RUN="$ROOT/target/test-run"
 rm -rf "$RUN"; mkdir -p "$RUN"
+# The end-to-end drills append their figures here (see tests/api/drills.rs).
+rm -f "$ROOT/target/drill-figures.txt"
 extra_failed=0
 failures=()
 note_failure() { extra_failed=$((extra_failed + 1)); failures+=("$1"); }
@@ -96,6 +98,10 @@ fi
 
 # Figures, not a pass/fail: the chapter join's speed and peak memory. A crash still counts.
 cargo run --quiet --release --example join_bench 2>&1 | tee "$RUN/bench.log" || note_failure "join_bench (crashed)"
+if [ -f "$ROOT/target/drill-figures.txt" ]; then
+  echo "drill figures (measured by the end-to-end drills in this run):"
+  sed 's/^/  /' "$ROOT/target/drill-figures.txt"
+fi
 
 # Cargo: every suite starts with `Running ...` or `Doc-tests ...` and ends with its
 # `test result:` line; one without it crashed. A target that did not compile never starts.
