@@ -25,18 +25,20 @@ pub struct AudioSource {
     /// The enhanced script when there is one, else the script.
     pub script: Option<Script>,
     pub audio_task: Option<String>,
+    /// The chapter MP3 it has now, if any.
+    pub audio_key: Option<String>,
 }
 
 pub async fn sources(db: &Db, story_id: &str, numbers: Option<&[u32]>) -> Result<Vec<AudioSource>, NeonError> {
     let q = match numbers {
         Some(ns) => Query::new(
-            "SELECT number, COALESCE(enhanced, script) AS best, audio_task_id::text AS audio_task \
+            "SELECT number, COALESCE(enhanced, script) AS best, audio_task_id::text AS audio_task, audio_key \
              FROM chapters WHERE story_id = $1 AND number = ANY($2) ORDER BY number",
         )
         .bind(story_id)
         .bind(int_array(ns)),
         None => Query::new(
-            "SELECT number, COALESCE(enhanced, script) AS best, audio_task_id::text AS audio_task \
+            "SELECT number, COALESCE(enhanced, script) AS best, audio_task_id::text AS audio_task, audio_key \
              FROM chapters WHERE story_id = $1 ORDER BY number",
         )
         .bind(story_id),
@@ -49,6 +51,7 @@ pub async fn sources(db: &Db, story_id: &str, numbers: Option<&[u32]>) -> Result
                 number: r.get::<i32>("number")? as u32,
                 script: r.get::<Option<Value>>("best")?.and_then(|v| serde_json::from_value(v).ok()),
                 audio_task: r.get("audio_task")?,
+                audio_key: r.get("audio_key")?,
             })
         })
         .collect()

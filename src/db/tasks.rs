@@ -223,7 +223,7 @@ pub fn progress(l: &Lease, progress: u8, message: &str, lease_secs: u64) -> Quer
 pub fn advance(l: &Lease, step: u32) -> Query {
     Query::new(format!(
         "UPDATE tasks SET step = $3 + 1, lease_until = NULL, lease_token = NULL, attempts = 0, last_error = NULL, \
-           updated_at = now() WHERE {HELD} AND step = $3"
+           updated_at = now() WHERE {HELD} AND step = $3 RETURNING 1 AS held"
     ))
     .bind(&l.task_id)
     .bind(&l.token)
@@ -234,7 +234,7 @@ pub fn advance(l: &Lease, step: u32) -> Query {
 pub fn finish(l: &Lease, status: TaskStatus, message: &str, result: Option<&Value>, error: Option<&ErrorInfo>) -> Query {
     Query::new(format!(
         "UPDATE tasks SET status = $3, message = $4, result = $5, error = $6, lease_until = NULL, lease_token = NULL, \
-           progress = CASE WHEN $3 = 'completed' THEN 100 ELSE progress END, updated_at = now() WHERE {HELD}"
+           progress = CASE WHEN $3 = 'completed' THEN 100 ELSE progress END, updated_at = now() WHERE {HELD} RETURNING 1 AS held"
     ))
     .bind(&l.task_id)
     .bind(&l.token)

@@ -180,7 +180,9 @@ impl AudioRun<'_> {
         self.ctx.progress(progress(share(0)), &message, vec![working]).await?;
         let facts: Vec<ClipFacts> = lines.iter().map(|l| existing[&l.key].clone()).collect();
         let plan = mp3::plan(&facts, &pause_before(&lines), self.settings.pause_ms).map_err(|e| audio_invalid(number, format!("the clips do not join: {e}")))?;
-        let key = format!("stories/{story_id}/chapters/{number}.mp3");
+        // Each task writes its own object: a cancelled or taken-over job must not overwrite
+        // the MP3 the chapter's row (with its lengths) still points at.
+        let key = format!("stories/{story_id}/chapters/{number}-{}.mp3", task.id);
         let meta = AudioMeta {
             frames: plan.frames,
             header_len: plan.header_len as u64,
@@ -194,7 +196,14 @@ impl AudioRun<'_> {
         self.stream_chapter(number, &key, plan, keys, facts).await?;
         let characters = tts::characters(&lines.iter().map(|l| l.spec.text).collect::<Vec<_>>());
         let stored = StoredAudio { key: &key, duration_ms, bytes, characters, meta: &meta };
-        self.ctx.progress(progress((done + 1) * 100 / total), &message, vec![audio_db::store(story_id, number, &self.ctx.lease, &stored)]).await?;
+        let recorded = self.ctx.progress(progress((done + 1) * 100 / total), &message, vec![audio_db::store(story_id, number, &self.ctx.lease, &stored)]).await;
+        // Whichever object the row does not point at is removed (best effort: it is only space).
+        let unused = if recorded.is_ok() { source.audio_key.clone().filter(|k| *k != key) } else { Some(key.clone()) };
+        if let Some(old) = unused {
+            self.ctx.sub.add(1);
+            self.bucket.delete(&old).await.ok();
+        }
+        recorded?;
         crate::log::info("chapter_audio_ready", json!({ "task_id": task.id, "chapter": number, "duration_ms": duration_ms, "bytes": bytes }));
         self.ctx.hand_over().await
     }
@@ -210,9 +219,15 @@ impl AudioRun<'_> {
             .buffer_unordered(self.settings.tts.concurrency)
             .collect()
             .await;
-        let rest = self.usage_rows(&mut unlogged.borrow_mut());
+        let rest = self.usage_rows(&unlogged.borrow());
         if !rest.is_empty() {
-            self.ctx.db.transaction(&rest, None).await?;
+            if let Err(e) = self.ctx.db.transaction(&rest, None).await {
+                // The database stayed away past the step's patience: the characters are still
+                // on record in the log, for reconciliation.
+                let chars: u64 = unlogged.borrow().iter().map(|m| m.characters).sum();
+                crate::log::error("tts_usage_not_logged", json!({ "task_id": self.ctx.task.id, "clips": rest.len(), "characters": chars }));
+                return Err(e.into());
+            }
         }
         // A cancel or take-over first, then the provider's answer, then storage trouble.
         let rank = |f: &Failure| match f {
@@ -231,11 +246,15 @@ impl AudioRun<'_> {
         if stop.get() {
             return Ok(());
         }
-        let rows = self.usage_rows(&mut unlogged.borrow_mut());
+        // Rows are taken off the list only once written; a concurrent clip may send the same
+        // rows meanwhile, which their keys make harmless.
+        let pending: Vec<String> = unlogged.borrow().iter().map(|m| m.key.clone()).collect();
+        let rows = self.usage_rows(&unlogged.borrow());
         if let Err(f) = self.ctx.renew_with(rows).await {
             stop.set(true);
             return Err(f);
         }
+        unlogged.borrow_mut().retain(|m| !pending.contains(&m.key));
         // Another clip may have failed while this one waited for the renewal.
         if stop.get() {
             return Ok(());
@@ -280,10 +299,10 @@ impl AudioRun<'_> {
     /// and this delivery's lease, so a replayed write logs a clip once, while a clip a later
     /// delivery had to make again (it was in flight at a crash) is logged again, as it was
     /// paid again.
-    fn usage_rows(&self, unlogged: &mut Vec<Made>) -> Vec<crate::core::neon::Query> {
+    fn usage_rows(&self, unlogged: &[Made]) -> Vec<crate::core::neon::Query> {
         let task = &self.ctx.task;
         unlogged
-            .drain(..)
+            .iter()
             .map(|m| {
                 let cost = self.ctx.jobs.prices.tts_cost(&m.model, m.characters);
                 let key = format!("{}:{}:{}", task.id, m.key, self.ctx.lease.token);

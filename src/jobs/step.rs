@@ -16,6 +16,7 @@ use crate::db::Db;
 use crate::platform::Subrequests;
 use crate::settings::{JobSettings, Settings};
 use serde_json::{json, Value};
+use std::cell::Cell;
 use std::time::Duration;
 use worker::{Delay, Env};
 
@@ -59,6 +60,9 @@ pub struct StepCtx<'a> {
     pub step: u32,
     /// Every subrequest of this step (Neon round trips count themselves through `db`).
     pub sub: Subrequests,
+    /// Transient provider failures in a row: from the claim, back to 0 once the step makes
+    /// progress (as the row's counter is), so a retry counts only failures with none between.
+    failures: Cell<u32>,
 }
 
 impl<'a> StepCtx<'a> {
@@ -74,9 +78,14 @@ impl<'a> StepCtx<'a> {
             crate::log::info("step_skipped", json!({ "task_id": task_id, "step": step, "subrequests": sub.get() }));
             return Ok(None);
         };
-        let ctx = StepCtx { env, db, jobs, task: claimed.task, lease: claimed.lease, step, sub };
+        let failures = Cell::new(claimed.task.transient_failures);
+        let ctx = StepCtx { env, db, jobs, task: claimed.task, lease: claimed.lease, step, sub, failures };
         if ctx.task.attempts > ctx.jobs.max_step_attempts {
-            ctx.give_up().await.map_err(internal)?;
+            if let Err(e) = ctx.give_up().await {
+                // Free the step so a redelivery can try the give-up again.
+                let _ = ctx.db.query(&tasks::release(&ctx.lease, ctx.failures.get(), "Waiting to retry after a storage error", Some(&e.to_string()))).await;
+                return Err(internal(e));
+            }
             return Ok(None);
         }
         let wait = takeover_wait_ms(claimed.expired_ms_ago, call_timeout_secs, ctx.jobs.lease_secs);
@@ -132,7 +141,9 @@ impl<'a> StepCtx<'a> {
         let mut all = vec![tasks::progress(&self.lease, progress, message, self.jobs.lease_secs)];
         all.extend(extra);
         let mut results = self.db.transaction(&all, None).await?.into_iter();
-        held(results.next().unwrap_or_else(empty))
+        held(results.next().unwrap_or_else(empty))?;
+        self.failures.set(0);
+        Ok(())
     }
 
     /// The Durable Object's live view follows the rows; if it is unreachable the rows still
@@ -147,7 +158,8 @@ impl<'a> StepCtx<'a> {
     /// This step is done: the next message continues the task. If the send fails, the sweeper
     /// re-drives the task from the step recorded here.
     pub async fn hand_over(&self) -> Result<Outcome, Failure> {
-        self.db.query(&tasks::advance(&self.lease, self.step)).await?;
+        // A delivery that lost its lease meanwhile hands nothing over.
+        held(self.db.query(&tasks::advance(&self.lease, self.step)).await?)?;
         let next = JobMessage::step(&self.task.kind, self.task.id.clone(), self.step + 1);
         self.sub.add(1);
         let sent = match self.env.queue(crate::platform::JOBS_QUEUE) {
@@ -161,10 +173,12 @@ impl<'a> StepCtx<'a> {
         Ok(Outcome::Done)
     }
 
+    /// Ends the task completed; `extra` runs first in the same transaction, while the task is
+    /// still running, so it can be conditional on this step's lease.
     pub async fn complete(&self, result: Value, extra: Vec<Query>) -> Result<Outcome, Failure> {
-        let mut batch = vec![tasks::finish(&self.lease, TaskStatus::Completed, "Done", Some(&result), None)];
-        batch.extend(extra);
-        self.db.transaction(&batch, None).await?;
+        let mut batch = extra;
+        batch.push(tasks::finish(&self.lease, TaskStatus::Completed, "Done", Some(&result), None));
+        held(self.db.transaction(&batch, None).await?.pop().unwrap_or_else(empty))?;
         crate::log::info("task_completed", json!({ "task_id": self.task.id, "kind": self.task.kind }));
         self.publish().await;
         Ok(Outcome::Done)
@@ -188,7 +202,7 @@ impl<'a> StepCtx<'a> {
             Err(reason) => {
                 // Freed at once so the queue's redelivery can take it (or, if even this write
                 // fails, when the lease runs out); the reason is kept for the give-up message.
-                let release = tasks::release(&self.lease, self.task.transient_failures, "Waiting to retry after a storage error", Some(&reason));
+                let release = tasks::release(&self.lease, self.failures.get(), "Waiting to retry after a storage error", Some(&reason));
                 if let Err(e) = self.db.query(&release).await {
                     crate::log::error("lease_not_released", json!({ "task_id": self.task.id, "error": e.to_string() }));
                 }
@@ -219,7 +233,7 @@ impl<'a> StepCtx<'a> {
 
     /// A transient provider failure: wait and retry the step, until `limit` in a row, then fail.
     async fn retry_or_fail(&self, number: u32, limit: u32, retry_after: Option<u32>, error: ErrorInfo) -> Result<Outcome, String> {
-        let failures = self.task.transient_failures + 1;
+        let failures = self.failures.get() + 1;
         if failures > limit {
             return self.fail(number, &error).await;
         }

@@ -52,8 +52,15 @@ impl StoryRun<'_> {
         let rows = chapters::for_job(db, &self.story.id, &task.chapters).await?;
         let mut works: Vec<_> = rows.iter().map(|r| r.work.clone()).collect();
         let Some((work, _)) = self.plan().next_chapter(&works) else {
-            let done = Query::new("UPDATE stories SET status = 'completed', updated_at = now() WHERE id = $1 AND status = 'generating'")
-                .bind(&self.story.id);
+            // Only while this step still holds the task: a cancelled task's late completion
+            // must not mark a story that a newer job is working on.
+            let done = Query::new(
+                "UPDATE stories SET status = 'completed', updated_at = now() WHERE id = $1 AND status = 'generating' \
+                 AND EXISTS (SELECT 1 FROM tasks WHERE id = $2 AND lease_token = $3 AND status = 'running')",
+            )
+            .bind(&self.story.id)
+            .bind(&self.ctx.lease.task_id)
+            .bind(&self.ctx.lease.token);
             return self.ctx.complete(json!({ "chapters": task.chapters }), vec![done]).await;
         };
         let number = work.number;
