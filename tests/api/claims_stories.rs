@@ -117,7 +117,7 @@ fn story_and_task_bodies_usage_windows_and_delete_keeping_usage() {
     assert_eq!(audio["result"], json!({"chapters": [1, 2]}));
     let audio_task = audio["id"].as_str().unwrap().to_string();
     let objects = r2_keys(&stack, &format!("stories/{story}/"));
-    assert!(objects.contains(&format!("stories/{story}/chapters/1.mp3")), "{objects:?}");
+    assert!(objects.contains(&format!("stories/{story}/chapters/1-{audio_task}.mp3")), "{objects:?}");
     assert!(objects.iter().any(|k| k.contains("/clips/")), "{objects:?}");
     let usage_before = usage(&stack, &key, "");
     assert!(usage_before["tts"]["characters"].as_u64().unwrap() > 0, "{usage_before}");
