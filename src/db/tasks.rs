@@ -206,10 +206,11 @@ pub fn release(l: &Lease, transient_failures: u32, message: &str, reason: Option
     .bind(reason)
 }
 
-/// Progress while running (it never goes down); renews the lease too.
-pub fn progress(l: &Lease, progress: u8, message: &str, lease_secs: u64) -> Query {
+/// Progress while running (it never goes down), with the step's count of transient failures
+/// in a row; renews the lease too.
+pub fn progress(l: &Lease, progress: u8, message: &str, lease_secs: u64, transient_failures: u32) -> Query {
     Query::new(format!(
-        "UPDATE tasks SET progress = GREATEST(progress, $3), message = $4, transient_failures = 0, \
+        "UPDATE tasks SET progress = GREATEST(progress, $3), message = $4, transient_failures = $6, \
            lease_until = now() + make_interval(secs => $5), updated_at = now() WHERE {HELD} RETURNING 1 AS held"
     ))
     .bind(&l.task_id)
@@ -217,12 +218,13 @@ pub fn progress(l: &Lease, progress: u8, message: &str, lease_secs: u64) -> Quer
     .bind(progress as i32)
     .bind(message)
     .bind(lease_secs as i64)
+    .bind(transient_failures)
 }
 
 /// Hands the task to the next step's message, whose attempts start from zero.
 pub fn advance(l: &Lease, step: u32) -> Query {
     Query::new(format!(
-        "UPDATE tasks SET step = $3 + 1, lease_until = NULL, lease_token = NULL, attempts = 0, last_error = NULL, \
+        "UPDATE tasks SET step = $3 + 1, lease_until = NULL, lease_token = NULL, attempts = 0, last_error = NULL, transient_failures = 0, \
            updated_at = now() WHERE {HELD} AND step = $3 RETURNING 1 AS held"
     ))
     .bind(&l.task_id)

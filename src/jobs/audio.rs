@@ -260,7 +260,10 @@ impl AudioRun<'_> {
             return Ok(());
         }
         match self.synthesize_and_store(line, unlogged).await {
-            Ok(()) => Ok(()),
+            Ok(()) => {
+                self.ctx.call_succeeded();
+                Ok(())
+            }
             Err(e) => {
                 stop.set(true);
                 Err(tts_failure(number, self.settings.transient_retries, e))

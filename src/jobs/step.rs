@@ -60,8 +60,9 @@ pub struct StepCtx<'a> {
     pub step: u32,
     /// Every subrequest of this step (Neon round trips count themselves through `db`).
     pub sub: Subrequests,
-    /// Transient provider failures in a row: from the claim, back to 0 once the step makes
-    /// progress (as the row's counter is), so a retry counts only failures with none between.
+    /// Transient provider failures in a row: from the claim, back to 0 after a successful paid
+    /// call; written with progress and releases, so a retry counts only failures with no
+    /// success between them.
     failures: Cell<u32>,
 }
 
@@ -138,12 +139,15 @@ impl<'a> StepCtx<'a> {
     /// `progress` without telling the progress object (the caller publishes alongside its
     /// next call).
     pub async fn record_progress(&self, progress: u8, message: &str, extra: Vec<Query>) -> Result<(), Failure> {
-        let mut all = vec![tasks::progress(&self.lease, progress, message, self.jobs.lease_secs)];
+        let mut all = vec![tasks::progress(&self.lease, progress, message, self.jobs.lease_secs, self.failures.get())];
         all.extend(extra);
         let mut results = self.db.transaction(&all, None).await?.into_iter();
-        held(results.next().unwrap_or_else(empty))?;
+        held(results.next().unwrap_or_else(empty))
+    }
+
+    /// A paid call succeeded: transient failures are no longer "in a row".
+    pub fn call_succeeded(&self) {
         self.failures.set(0);
-        Ok(())
     }
 
     /// The Durable Object's live view follows the rows; if it is unreachable the rows still

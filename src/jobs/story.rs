@@ -139,7 +139,10 @@ impl StoryRun<'_> {
             }
             let outcome = match openai::chat(jobs, body, &self.ctx.sub).await {
                 Ok(c) => match parse(&c) {
-                    Ok(v) => return Ok((v, c)),
+                    Ok(v) => {
+                        self.ctx.call_succeeded();
+                        return Ok((v, c));
+                    }
                     Err(e) => {
                         self.ctx.db.query(&self.usage(self.usage_key(number, step, &format!("bad{attempt}")), &c)).await?;
                         e
