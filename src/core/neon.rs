@@ -219,7 +219,7 @@ pub struct Field {
 }
 
 /// One statement's result in raw-text array mode.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 pub struct QueryResult {
     pub fields: Vec<Field>,
     pub rows: Vec<Vec<Option<String>>>,

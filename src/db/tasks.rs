@@ -118,15 +118,12 @@ pub async fn create_job(
     batch.extend(extra);
     let result = db.transaction(&batch, None).await;
     match result {
-        Ok(rs) => Ok(Created::Yes(one(rs.into_iter().next().unwrap_or_else(empty))?.ok_or_else(|| NeonError::Decode("no row".into()))?)),
+        Ok(rs) => Ok(Created::Yes(one(rs.into_iter().next().unwrap_or_default())?.ok_or_else(|| NeonError::Decode("no row".into()))?)),
         Err(e) if e.is_unique_violation() => Ok(Created::Busy),
         Err(e) => Err(e),
     }
 }
 
-fn empty() -> crate::core::neon::QueryResult {
-    crate::core::neon::QueryResult { fields: vec![], rows: vec![], command: String::new(), row_count: None }
-}
 
 pub async fn get_owned(db: &Db, user_id: &str, id: &str) -> Result<Option<TaskRow>, NeonError> {
     one(db.query(&Query::new(format!("SELECT {COLUMNS} FROM tasks WHERE id = $1 AND user_id = $2")).bind(id).bind(user_id)).await?)

@@ -125,7 +125,7 @@ impl<'a> StepCtx<'a> {
         let mut all = vec![tasks::renew(&self.lease, self.jobs.lease_secs)];
         all.extend(batch);
         let mut results = self.db.transaction(&all, None).await?.into_iter();
-        held(results.next().unwrap_or_else(empty))
+        held(results.next().unwrap_or_default())
     }
 
     /// Records progress (renewing the lease) with `extra` in the same transaction, then
@@ -142,7 +142,7 @@ impl<'a> StepCtx<'a> {
         let mut all = vec![tasks::progress(&self.lease, progress, message, self.jobs.lease_secs, self.failures.get())];
         all.extend(extra);
         let mut results = self.db.transaction(&all, None).await?.into_iter();
-        held(results.next().unwrap_or_else(empty))
+        held(results.next().unwrap_or_default())
     }
 
     /// A paid call succeeded: transient failures are no longer "in a row".
@@ -182,7 +182,7 @@ impl<'a> StepCtx<'a> {
     pub async fn complete(&self, result: Value, extra: Vec<Query>) -> Result<Outcome, Failure> {
         let mut batch = extra;
         batch.push(tasks::finish(&self.lease, TaskStatus::Completed, "Done", Some(&result), None));
-        held(self.db.transaction(&batch, None).await?.pop().unwrap_or_else(empty))?;
+        held(self.db.transaction(&batch, None).await?.pop().unwrap_or_default())?;
         crate::log::info("task_completed", json!({ "task_id": self.task.id, "kind": self.task.kind }));
         self.publish().await;
         Ok(Outcome::Done)
@@ -250,9 +250,6 @@ impl<'a> StepCtx<'a> {
     }
 }
 
-fn empty() -> QueryResult {
-    QueryResult { fields: vec![], rows: vec![], command: String::new(), row_count: None }
-}
 
 /// A renewal's answer: one row while the lease is held.
 fn held(r: QueryResult) -> Result<(), Failure> {

@@ -131,12 +131,9 @@ fn made_twice(stack: &TestStack) -> usize {
     tts_counts(stack).values().filter(|&&n| n > 1).map(|n| n - 1).sum()
 }
 
-fn task_row(stack: &TestStack, task: &str) -> Value {
-    sql(stack, &format!(
-        "SELECT status, step, attempts, lease_token::text AS token, lease_until < now() AS lease_expired FROM tasks WHERE id = '{task}'"
-    ))
-    .pop()
-    .unwrap()
+/// Whether a task view is in a terminal state.
+fn ended(v: &Value) -> bool {
+    matches!(v["status"].as_str(), Some("completed" | "failed" | "cancelled"))
 }
 
 /// Resident memory (KiB) of the workerd processes of the stack's `wrangler dev` (they share
@@ -188,7 +185,7 @@ fn real_size_chapters_get_audio_and_no_step_passes_the_subrequest_budget() {
     stack.wait_for("the 300-line chapter's audio", LONG, || {
         peak = peak.max(workerd_rss_kib(&stack));
         let v = stack.call(&key, "GET", &format!("/api/v1/tasks/{task}"), None).json();
-        matches!(v["status"].as_str(), Some("completed" | "failed" | "cancelled")).then_some(v)
+        ended(&v).then_some(v)
     });
     completed(&stack, &key, &task);
     let ms = check_chapter_audio(&stack, &key, &long, 1);
@@ -231,7 +228,7 @@ fn a_worker_killed_mid_audio_resumes_and_remakes_only_clips_in_flight() {
         let answered = requests(&stack, "elevenlabs").iter().filter(|r| !r["status"].is_null()).count();
         (answered >= 30 && in_flight(&stack, "elevenlabs") > 0).then_some(())
     });
-    let held = task_row(&stack, &task);
+    let held = stack.task_row(&task);
     assert!(held["token"].is_string(), "the step holds a lease: {held}");
     stack.restart_worker();
     let at_kill = requests(&stack, "elevenlabs").len();
@@ -240,7 +237,7 @@ fn a_worker_killed_mid_audio_resumes_and_remakes_only_clips_in_flight() {
     stack.wait_for("the task to end", LONG, || {
         stack.run_scheduled();
         let v = stack.call(&key, "GET", &format!("/api/v1/tasks/{task}"), None).json();
-        matches!(v["status"].as_str(), Some("completed" | "failed" | "cancelled")).then_some(())
+        ended(&v).then_some(())
     });
     completed(&stack, &key, &task);
     check_chapter_audio(&stack, &key, &story, 1);
@@ -268,7 +265,7 @@ fn postgres_stopped_for_20_s_mid_story_job_loses_and_repeats_nothing() {
             return None;
         }
         stack.run_scheduled();
-        matches!(r.json()["status"].as_str(), Some("completed" | "failed" | "cancelled")).then_some(())
+        ended(&r.json()).then_some(())
     });
     completed(&stack, &key, &task);
     let rows = sql(&stack, &format!(
@@ -347,7 +344,7 @@ fn a_step_broken_after_its_claim_on_every_delivery_gives_up_after_max_attempts()
     assert_eq!(end["error"]["code"], "job_failed");
     let msg = end["error"]["message"].as_str().unwrap();
     assert!(msg.contains("5 tries") && msg.contains("Last reason"), "{msg}");
-    let row = task_row(&stack, &task2);
+    let row = stack.task_row(&task2);
     assert_eq!(row["attempts"], 6, "five tries, then the claim that gave up: {row}");
     assert_eq!(row["step"], 1, "the first step finished; the second is the broken one: {row}");
     assert_eq!(chapter(&stack, &key, &story2, 1)["error"]["code"], "job_failed");
@@ -367,10 +364,10 @@ fn two_deliveries_of_one_step_pay_no_clip_twice_and_the_stale_one_writes_nothing
     let task = start_audio(&stack, &key, &story);
     // The first delivery is making clips, and its lease has run out while it waits on them.
     stack.wait_for("the first delivery past its lease with calls in flight", LONG, || {
-        let row = task_row(&stack, &task);
+        let row = stack.task_row(&task);
         (in_flight(&stack, "elevenlabs") > 0 && row["lease_expired"] == true).then_some(())
     });
-    let first = task_row(&stack, &task);
+    let first = stack.task_row(&task);
     let auth = format!("Bearer {}", stack.admin_token);
     let r = stack.request_at(&second, "POST", &format!("/api/v1/admin/tasks/{task}/redrive"), None, &[("Authorization", &auth)]).unwrap();
     assert_eq!(r.status, 202, "{}", String::from_utf8_lossy(&r.body));
@@ -385,7 +382,7 @@ fn two_deliveries_of_one_step_pay_no_clip_twice_and_the_stale_one_writes_nothing
     let end = stack.wait_for("the task to end", LONG, || {
         let r = stack.request_at(&second, "GET", &format!("/api/v1/tasks/{task}"), None, &[("Authorization", &bearer)]).ok()?;
         let v = (r.status == 200).then(|| r.json())?;
-        matches!(v["status"].as_str(), Some("completed" | "failed" | "cancelled")).then_some(v)
+        ended(&v).then_some(v)
     });
     assert_eq!(end["status"], "completed", "{end}");
     check_chapter_audio(&stack, &key, &story, 1);

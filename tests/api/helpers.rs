@@ -373,10 +373,11 @@ impl TestStack {
 
     /// The task's row as the job machinery sees it: `status`, `step`, `leased` (a lease that
     /// has not run out), `lease_expired` (a lease that ran out), `stalled_for_ms` (time since
-    /// `updated_at`), `transient_failures`.
+    /// `updated_at`), `transient_failures`, `attempts` (deliveries of the current step),
+    /// `token` (the lease token, null when none holds it).
     pub fn task_row(&self, task_id: &str) -> Value {
         let rows = self.sql(
-            "SELECT status, step, transient_failures, \
+            "SELECT status, step, transient_failures, attempts, lease_token::text AS token, \
                COALESCE(lease_until > now(), false) AS leased, COALESCE(lease_until <= now(), false) AS lease_expired, \
                (extract(epoch FROM now() - updated_at) * 1000)::int8::text AS stalled_for_ms \
              FROM tasks WHERE id = $1",
