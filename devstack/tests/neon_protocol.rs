@@ -630,3 +630,23 @@ fn copy_from_stdin_fails_without_hanging_and_the_connection_stays_usable() {
     assert_eq!(empty["command"], "");
     assert_eq!(empty["rowCount"], Value::Null);
 }
+
+#[test]
+fn admin_counts_every_sql_request() {
+    let app = spawn_app();
+    let count = || {
+        let r = reply(app.agent.get(format!("{}/__admin/requests", app.base)).call().expect("request"));
+        assert_eq!(r.status, 200, "{}", r.text);
+        r.json()["requests"].as_u64().unwrap()
+    };
+    let before = count();
+    app.ok("SELECT 1", json!([]));
+    app.ok("SELECT 2", json!([]));
+    // A refused request is a round trip too.
+    assert_eq!(app.query("SELEC nonsense", json!([])).status, 400);
+    let r = app.batch(&[], json!([{"query": "SELECT 1", "params": []}, {"query": "SELECT 2", "params": []}]));
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(count() - before, 4);
+    // Reading the count is not a round trip.
+    assert_eq!(count() - before, 4);
+}

@@ -1,5 +1,8 @@
-//! The HTTP surface: `POST /sql`, `OPTIONS /sql` (CORS), and 400 for anything else.
+//! The HTTP surface: `POST /sql`, `OPTIONS /sql` (CORS), `GET /__admin/requests` (how many
+//! `POST /sql` requests arrived, for tests that count round trips; Neon has no such route),
+//! and 400 for anything else.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use axum::body::Body;
@@ -21,13 +24,24 @@ const DRAIN_LIMIT: usize = 64 * 1024 * 1024;
 const ALLOW_HEADERS: &str = "Authorization, Neon-Connection-String, Neon-Raw-Text-Output, \
      Neon-Array-Mode, Neon-Pool-Opt-In, Neon-Batch-Read-Only, Neon-Batch-Isolation-Level";
 
+/// Every `POST /sql` since the server started, answered or refused: each is a round trip the
+/// Worker paid for.
+static SQL_REQUESTS: AtomicU64 = AtomicU64::new(0);
+
 pub async fn dispatch(State(pool): State<Arc<Pool>>, req: Request) -> Response {
     let (parts, body) = req.into_parts();
+    if parts.uri.path() == "/__admin/requests" && parts.method == Method::GET {
+        let n = SQL_REQUESTS.load(Ordering::SeqCst);
+        return json_response(StatusCode::OK, format!("{{\"requests\":{n}}}"));
+    }
     if parts.uri.path() != "/sql" {
         return not_supported();
     }
     match parts.method {
-        Method::POST => sql(&pool, &parts.headers, body).await,
+        Method::POST => {
+            SQL_REQUESTS.fetch_add(1, Ordering::SeqCst);
+            sql(&pool, &parts.headers, body).await
+        }
         Method::OPTIONS => cors(),
         _ => not_supported(),
     }
