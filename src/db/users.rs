@@ -1,7 +1,7 @@
 //! `users` and `api_keys`.
 
 use super::{time, Db};
-use crate::core::neon::{NeonError, Query, Row};
+use crate::core::neon::{NeonError, Query, QueryResult, Row};
 use serde::Serialize;
 
 #[derive(Debug, Clone, Serialize)]
@@ -34,15 +34,19 @@ pub async fn create(db: &Db, id: &str, name: &str, key_id: &str, key_hash: &str,
     user(&row)
 }
 
-pub async fn by_key_hash(db: &Db, key_hash: &str) -> Result<Option<User>, NeonError> {
-    let r = db
-        .query(
-            &Query::new(
-                "SELECT u.id::text, u.name, u.created_at FROM api_keys k JOIN users u ON u.id = k.user_id \
-                 WHERE k.key_hash = $1 AND k.revoked_at IS NULL",
-            )
-            .bind(key_hash),
-        )
-        .await?;
+/// The user whose live key hashes to `key_hash`: no row for an unknown or revoked key.
+pub fn whoami(key_hash: &str) -> Query {
+    Query::new(
+        "SELECT u.id::text, u.name, u.created_at FROM api_keys k JOIN users u ON u.id = k.user_id \
+         WHERE k.key_hash = $1 AND k.revoked_at IS NULL",
+    )
+    .bind(key_hash)
+}
+
+pub fn from_result(r: &QueryResult) -> Result<Option<User>, NeonError> {
     r.first().map(|row| user(&row)).transpose()
+}
+
+pub async fn by_key_hash(db: &Db, key_hash: &str) -> Result<Option<User>, NeonError> {
+    from_result(&db.query(&whoami(key_hash)).await?)
 }
