@@ -240,13 +240,20 @@ impl ProgressStub {
     }
 }
 
-/// Folds the task's recorded state (its row and its chapters' statuses) into its progress
-/// object, which streams it to subscribers. Returns the view as the object now holds it.
+/// Folds a task view (read in the same round trip as the write that changed the task) into
+/// its progress object, which streams it to subscribers. Returns the view as the object now
+/// holds it.
+pub async fn publish_view(env: &Env, view: &TaskView, ttl_secs: u64) -> Result<TaskView> {
+    let doc = ProgressStub::for_task(env, &view.id)?.put_task(view, ttl_secs).await?;
+    serde_json::from_value(doc.state).map_err(|e| Error::RustError(e.to_string()))
+}
+
+/// Reads the task's recorded state (one round trip) and publishes it: for callers that did
+/// not just write the task.
 pub async fn publish_task(env: &Env, db: &crate::db::Db, task_id: &str, ttl_secs: u64) -> Result<Option<TaskView>> {
-    let Some(row) = crate::db::tasks::get(db, task_id).await.map_err(|e| Error::RustError(e.to_string()))? else {
+    let r = db.query(&crate::db::tasks::view(None, task_id)).await.map_err(|e| Error::RustError(e.to_string()))?;
+    let Some((_, view)) = crate::db::tasks::view_from(&r).map_err(|e| Error::RustError(e.to_string()))? else {
         return Ok(None);
     };
-    let view = row.view(db).await.map_err(|e| Error::RustError(e.to_string()))?;
-    let doc = ProgressStub::for_task(env, task_id)?.put_task(&view, ttl_secs).await?;
-    Ok(serde_json::from_value(doc.state).ok())
+    publish_view(env, &view, ttl_secs).await.map(Some)
 }

@@ -5,17 +5,17 @@ use super::{body, json_response, ApiError, Ctx};
 use crate::core::domain::AudioRequest;
 use crate::core::id3::{book_tag, ChapterMark};
 use crate::core::mp3::{self, Format, Version};
-use crate::core::range::{content_range, parse_range, RangeRequest};
+use crate::core::http::range::{content_range, parse_range, RangeRequest};
 use crate::core::tts;
 use crate::core::voices::VoiceConfig;
 use crate::db::audio::{self as audio_db, AudioSource, ChapterAudio};
-use crate::db::{tasks, Db};
+use crate::db::tasks;
 use crate::jobs::audio::{existing_clips, plan_lines};
 use crate::platform::new_id;
 use crate::settings::{AudioSettings, JobSettings};
 use futures::{StreamExt, TryStreamExt};
 use serde_json::json;
-use worker::{FixedLengthStream, Range, Request, Response, ResponseBody};
+use worker::{Conditional, FixedLengthStream, Range, Request, Response, ResponseBody};
 
 fn audio_settings(ctx: &Ctx) -> Result<AudioSettings, ApiError> {
     AudioSettings::from_env(&ctx.env).map_err(|m| {
@@ -25,16 +25,20 @@ fn audio_settings(ctx: &Ctx) -> Result<AudioSettings, ApiError> {
 }
 
 pub async fn start(req: &mut Request, ctx: &Ctx, id: &str) -> Result<Response, ApiError> {
-    let (db, user, story) = super::stories::owned(req, ctx, id).await?;
-    let id = story.id.clone();
-    let r = AudioRequest::parse(body::json(req, ctx).await?, story.num_chapters)?;
-    let all = audio_db::sources(&db, &id, r.chapters.as_deref()).await?;
+    // Every chapter's script travels with the lookup: the chosen ones are priced and voiced,
+    // and all of them name the story's speakers.
+    let o = super::stories::owned(req, ctx, id, |id| vec![audio_db::sources(id, None), audio_db::voices(id)]).await?;
+    let id = o.story.id.clone();
+    let r = AudioRequest::parse(body::json(req, ctx).await?, o.story.num_chapters)?;
+    let all = audio_db::sources_from(&o.results[0])?;
+    let speakers = speakers_of(&all);
     let chosen: Vec<AudioSource> = match &r.chapters {
-        Some(_) => {
-            if let Some(missing) = all.iter().find(|s| s.script.is_none()) {
+        Some(wanted) => {
+            let chosen: Vec<AudioSource> = all.into_iter().filter(|s| wanted.contains(&s.number)).collect();
+            if let Some(missing) = chosen.iter().find(|s| s.script.is_none()) {
                 return Err(ApiError::conflict(format!("chapter {} has no script yet", missing.number)));
             }
-            all
+            chosen
         }
         None => all.into_iter().filter(|s| s.script.is_some()).collect(),
     };
@@ -43,8 +47,8 @@ pub async fn start(req: &mut Request, ctx: &Ctx, id: &str) -> Result<Response, A
     }
     let settings = audio_settings(ctx)?;
     let config = VoiceConfig::bundled();
-    let (overrides, assigned) = audio_db::voices(&db, &id).await?;
-    let assigned = crate::core::voices::assign(&config, &story_speakers(&db, &id).await?, &overrides, &assigned);
+    let (overrides, assigned) = audio_db::voices_from(&o.results[1])?;
+    let assigned = crate::core::voices::assign(&config, &speakers, &overrides, &assigned);
 
     if r.dry_run {
         // Clips made before are reused, so the estimate counts only the ones missing.
@@ -82,61 +86,95 @@ pub async fn start(req: &mut Request, ctx: &Ctx, id: &str) -> Result<Response, A
     let numbers: Vec<u32> = chosen.iter().map(|s| s.number).collect();
     let task_id = new_id();
     let extra = vec![audio_db::set_assigned(&id, &assigned)];
-    let task = match tasks::create_job(&db, "audio", &task_id, &user.id, &id, &numbers, false, extra).await? {
+    let task = match tasks::create_job(&o.db, "audio", &task_id, &o.user.id, &id, &numbers, false, extra).await? {
         tasks::Created::Yes(t) => t,
         tasks::Created::Busy => return Err(ApiError::conflict("a job of this story is queued or running")),
     };
-    super::launch::launch(ctx, &db, &task).await;
+    super::launch::launch(ctx, &task).await;
     json_response(202, &json!({ "task_id": task.id }))
 }
 
 /// Every speaker of the story's scripts, in order of first appearance (chapter, then line).
-pub async fn story_speakers(db: &Db, story_id: &str) -> Result<Vec<String>, ApiError> {
+pub fn speakers_of(sources: &[AudioSource]) -> Vec<String> {
     let mut speakers: Vec<String> = Vec::new();
-    for s in audio_db::sources(db, story_id, None).await? {
-        for name in s.script.map(|sc| sc.speakers()).unwrap_or_default() {
+    for s in sources {
+        for name in s.script.as_ref().map(|sc| sc.speakers()).unwrap_or_default() {
             if !speakers.iter().any(|k| k.trim().eq_ignore_ascii_case(name.trim())) {
                 speakers.push(name);
             }
         }
     }
-    Ok(speakers)
+    speakers
 }
 
+/// The size and ETag come from the object being streamed, not from a separate HEAD, so the
+/// headers always describe the bytes sent. The row's byte count only shapes the ranged R2
+/// read; if the object turns out to have another size, the range is worked out again on it.
 pub async fn chapter(req: &Request, ctx: &Ctx, id: &str, n: &str) -> Result<Response, ApiError> {
-    let (db, _, story) = super::stories::owned(req, ctx, id).await?;
-    let id = story.id;
     let number: u32 = n.parse().map_err(|_| ApiError::not_found("no such chapter"))?;
-    let audio = audio_db::of_chapter(&db, &id, number).await?.ok_or_else(|| ApiError::not_found("this chapter has no audio yet"))?;
+    let o = super::stories::owned(req, ctx, id, |id| vec![audio_db::of_chapter(id, number)]).await?;
+    let audio = audio_db::chapter_audio_from(&o.results[0])?.ok_or_else(|| ApiError::not_found("this chapter has no audio yet"))?;
     let bucket = ctx.env.bucket(crate::platform::AUDIO_BUCKET)?;
-    let head = bucket.head(&audio.key).await?.ok_or_else(|| ApiError::not_found("this chapter has no audio yet"))?;
-    let len = head.size();
-    let range = parse_range(req.headers().get("Range")?.as_deref(), len);
-    let (status, get) = match range {
-        RangeRequest::Unsatisfiable => {
-            let resp = ApiError::range_not_satisfiable(len).into_response();
-            resp.headers().set("Content-Range", &format!("bytes */{len}"))?;
-            return Ok(resp);
+    let gone = || ApiError::not_found("this chapter has no audio yet");
+    let range_header = req.headers().get("Range")?;
+    // RFC 9110 §13.1.5: only a strong tag can let a range through; a weak tag or a date
+    // means the whole object.
+    let if_range = req.headers().get("If-Range")?.map(|t| t.trim().to_string());
+    let if_range_strong = if_range.as_deref().map(|t| t.starts_with('"') && t.ends_with('"') && t.len() >= 2);
+    let mut len = audio.bytes;
+    for _ in 0..2 {
+        match parse_range(range_header.as_deref(), len) {
+            RangeRequest::Partial { .. } if if_range_strong == Some(false) => break,
+            RangeRequest::Partial { start, end_inclusive } => {
+                let mut get = bucket.get(&audio.key).range(Range::OffsetWithLength { offset: start, length: end_inclusive - start + 1 });
+                if let Some(tag) = &if_range {
+                    // R2 answers without a body when the tag does not match.
+                    get = get.only_if(Conditional { etag_matches: Some(tag.trim_matches('"').to_string()), ..Default::default() });
+                }
+                let obj = get.execute().await?.ok_or_else(gone)?;
+                if obj.size() != len {
+                    len = obj.size();
+                    continue;
+                }
+                let tag_ok = if_range.as_deref().is_none_or(|t| crate::core::http::etag::if_range_hits(t, &obj.http_etag()));
+                if obj.body().is_none() || !tag_ok {
+                    break;
+                }
+                return stream(obj, Some((start, end_inclusive)));
+            }
+            RangeRequest::Full => break,
+            RangeRequest::Unsatisfiable => {
+                // Rare: a HEAD is enough to tell the length the 416 must name.
+                let head = bucket.head(&audio.key).await?.ok_or_else(gone)?;
+                if head.size() != len {
+                    len = head.size();
+                    continue;
+                }
+                let resp = ApiError::range_not_satisfiable(len).into_response();
+                resp.headers().set("Content-Range", &format!("bytes */{len}"))?;
+                return Ok(resp);
+            }
         }
-        RangeRequest::Full => (200, bucket.get(&audio.key)),
-        RangeRequest::Partial { start, end_inclusive } => {
-            (206, bucket.get(&audio.key).range(Range::OffsetWithLength { offset: start, length: end_inclusive - start + 1 }))
-        }
-    };
-    let obj = get.execute().await?.ok_or_else(|| ApiError::not_found("this chapter has no audio yet"))?;
+    }
+    stream(bucket.get(&audio.key).execute().await?.ok_or_else(gone)?, None)
+}
+
+/// The object's bytes: all of them (200), or the range it was read with (206).
+fn stream(obj: worker::Object, range: Option<(u64, u64)>) -> Result<Response, ApiError> {
+    let (etag, len) = (obj.http_etag(), obj.size());
     let body = obj.body().ok_or_else(ApiError::internal)?.response_body()?;
-    let resp = Response::from_body(body)?.with_status(status);
+    let resp = Response::from_body(body)?.with_status(if range.is_some() { 206 } else { 200 });
     let h = resp.headers();
     h.set("Content-Type", "audio/mpeg")?;
     h.set("Accept-Ranges", "bytes")?;
-    h.set("ETag", &head.http_etag())?;
+    h.set("ETag", &etag)?;
     h.set("Cache-Control", "private, max-age=300")?;
     match range {
-        RangeRequest::Partial { start, end_inclusive } => {
+        Some((start, end_inclusive)) => {
             h.set("Content-Range", &content_range(start, end_inclusive, len))?;
             h.set("Content-Length", &(end_inclusive - start + 1).to_string())?;
         }
-        _ => h.set("Content-Length", &len.to_string())?,
+        None => h.set("Content-Length", &len.to_string())?,
     }
     Ok(resp)
 }
@@ -145,9 +183,9 @@ pub async fn chapter(req: &Request, ctx: &Ctx, id: &str, n: &str) -> Result<Resp
 /// whole length, then each chapter's frames (its own Xing frame skipped) streamed from R2
 /// one after another, so the book is never held in memory.
 pub async fn book(req: &Request, ctx: &Ctx, id: &str) -> Result<Response, ApiError> {
-    let (db, _, story) = super::stories::owned(req, ctx, id).await?;
-    let id = story.id.clone();
-    let chapters = audio_db::with_audio(&db, &id).await?;
+    let o = super::stories::owned(req, ctx, id, |id| vec![audio_db::with_audio(id)]).await?;
+    let story = o.story;
+    let chapters = audio_db::with_audio_from(&o.results[0])?;
     let Some(first) = chapters.first() else {
         return Err(ApiError::conflict("no chapter has audio yet"));
     };

@@ -5,7 +5,7 @@ use crate::settings::ApiSettings;
 use worker::Response;
 
 const METHODS: &str = "GET, POST, PUT, PATCH, DELETE, OPTIONS";
-const HEADERS: &str = "Authorization, Content-Type, Range, Last-Event-ID";
+const HEADERS: &str = "Authorization, Content-Type, Range, If-Range, If-None-Match, Last-Event-ID";
 const EXPOSED: &str = "Retry-After, ETag, Content-Range, Content-Length, Accept-Ranges";
 
 pub fn allowed(api: &ApiSettings, origin: &str) -> bool {

@@ -1,16 +1,17 @@
-//! Starting a recorded task: its progress object gets the first view, and the queue gets the
-//! message for step 0. A failed send is logged, not fatal: the task is recorded, and the
-//! sweeper starts any active task that makes no progress.
+//! Starting a recorded task: its progress object gets the first view (read in the same round
+//! trip that created the task), and the queue gets the message for step 0. A failed send is
+//! logged, not fatal: the task is recorded, and the sweeper starts any active task that makes
+//! no progress.
 
 use super::Ctx;
 use crate::core::messages::JobMessage;
-use crate::db::{tasks::TaskRow, Db};
+use crate::core::task::TaskView;
 use crate::settings::JobSettings;
 use serde_json::json;
 
-pub async fn launch(ctx: &Ctx, db: &Db, task: &TaskRow) {
+pub async fn launch(ctx: &Ctx, task: &TaskView) {
     let ttl = JobSettings::from_env(&ctx.env).map(|j| j.progress_ttl_secs).unwrap_or(86_400);
-    if let Err(e) = crate::progress::publish_task(&ctx.env, db, &task.id, ttl).await {
+    if let Err(e) = crate::progress::publish_view(&ctx.env, task, ttl).await {
         crate::log::warn("progress_publish_failed", json!({ "task_id": task.id, "error": e.to_string() }));
     }
     let message = JobMessage::step(&task.kind, task.id.clone(), 0);
@@ -21,5 +22,6 @@ pub async fn launch(ctx: &Ctx, db: &Db, task: &TaskRow) {
     if let Err(e) = sent {
         crate::log::error("queue_send_failed", json!({ "task_id": task.id, "error": e.to_string() }));
     }
-    crate::log::info("task_created", json!({ "task_id": task.id, "kind": task.kind, "story_id": task.story_id, "chapters": task.chapters }));
+    let chapters: Vec<u32> = task.chapters.iter().map(|c| c.number).collect();
+    crate::log::info("task_created", json!({ "task_id": task.id, "kind": task.kind, "story_id": task.story_id, "chapters": chapters }));
 }

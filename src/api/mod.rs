@@ -29,6 +29,9 @@ use worker::{Context, Env, Method, Request, Response};
 pub struct Ctx {
     pub env: Env,
     pub api: ApiSettings,
+    /// Neon round trips this request made: logged with it, so each route's cost is visible in
+    /// production logs and checked against the table in docs/API.md by the tests.
+    pub round_trips: crate::platform::Subrequests,
 }
 
 impl Ctx {
@@ -40,18 +43,22 @@ impl Ctx {
     }
 
     pub fn db(&self) -> Result<Db, ApiError> {
-        Db::new(&self.settings()?).map_err(ApiError::from)
+        Db::counted(&self.settings()?, self.round_trips.clone()).map_err(ApiError::from)
     }
 }
 
 pub async fn handle(mut req: Request, env: Env, _ctx: Context) -> worker::Result<Response> {
-    let ctx = Ctx { api: ApiSettings::from_env(&env), env };
+    let ctx = Ctx { api: ApiSettings::from_env(&env), env, round_trips: Default::default() };
     let origin = req.headers().get("Origin").ok().flatten();
     let allowed = origin.filter(|o| cors::allowed(&ctx.api, o));
     if req.method() == Method::Options {
         return cors::preflight(allowed.as_deref());
     }
     let resp = route(&mut req, &ctx).await.unwrap_or_else(ApiError::into_response);
+    crate::log::info(
+        "request_done",
+        serde_json::json!({ "method": req.method().as_ref(), "path": req.path(), "status": resp.status_code(), "db_round_trips": ctx.round_trips.get() }),
+    );
     cors::decorate(resp, allowed.as_deref())
 }
 
@@ -111,6 +118,25 @@ fn known_path(s: &[&str]) -> bool {
 pub fn json_response(status: u16, body: &impl serde::Serialize) -> Result<Response, ApiError> {
     let resp = Response::from_json(body)?.with_status(status);
     resp.headers().set("Content-Type", "application/json; charset=utf-8")?;
+    Ok(resp)
+}
+
+/// A JSON answer with an `ETag`, or a bodiless 304 when the request's `If-None-Match` names
+/// it (the work of reading it is done either way; what a poller saves is the bytes).
+pub fn json_tagged(req: &Request, body: &impl serde::Serialize) -> Result<Response, ApiError> {
+    let bytes = serde_json::to_vec(body).map_err(|_| ApiError::internal())?;
+    let etag = crate::core::http::etag::of(&bytes);
+    let fresh = req.headers().get("If-None-Match")?.is_some_and(|h| crate::core::http::etag::none_match_hits(&h, &etag));
+    let resp = if fresh {
+        Response::empty()?.with_status(304)
+    } else {
+        let r = Response::from_bytes(bytes)?;
+        r.headers().set("Content-Type", "application/json; charset=utf-8")?;
+        r
+    };
+    resp.headers().set("ETag", &etag)?;
+    // Revalidated on every use: the state changes while a job runs.
+    resp.headers().set("Cache-Control", "private, no-cache")?;
     Ok(resp)
 }
 

@@ -8,9 +8,10 @@ use serde_json::json;
 use worker::{Request, Response};
 
 pub async fn get(req: &Request, ctx: &Ctx) -> Result<Response, ApiError> {
-    let user = auth::user(req, ctx).await?;
+    let caller = auth::caller(req)?;
     let range = UsageRange::from_query(&query_pairs(req)?, chrono::Utc::now())?;
-    let t = usage::totals(&ctx.db()?, &user.id, range.from, range.to).await?;
+    let (_, results) = auth::batch(&ctx.db()?, &caller, vec![usage::totals(&caller.owner(), range.from, range.to)]).await?;
+    let t = usage::totals_from(&results[0])?;
     json_response(
         200,
         &json!({

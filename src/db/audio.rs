@@ -1,7 +1,7 @@
 //! The audio columns of `chapters`, and the story's voice maps.
 
-use super::{chapters::int_array, tasks::Lease, Db};
-use crate::core::neon::{NeonError, Query, Row};
+use super::{chapters::int_array, tasks::Lease, Owner};
+use crate::core::neon::{NeonError, Query, QueryResult, Row};
 use crate::core::script::Script;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -29,8 +29,8 @@ pub struct AudioSource {
     pub audio_key: Option<String>,
 }
 
-pub async fn sources(db: &Db, story_id: &str, numbers: Option<&[u32]>) -> Result<Vec<AudioSource>, NeonError> {
-    let q = match numbers {
+pub fn sources(story_id: &str, numbers: Option<&[u32]>) -> Query {
+    match numbers {
         Some(ns) => Query::new(
             "SELECT number, COALESCE(enhanced, script) AS best, audio_task_id::text AS audio_task, audio_key \
              FROM chapters WHERE story_id = $1 AND number = ANY($2) ORDER BY number",
@@ -42,10 +42,11 @@ pub async fn sources(db: &Db, story_id: &str, numbers: Option<&[u32]>) -> Result
              FROM chapters WHERE story_id = $1 ORDER BY number",
         )
         .bind(story_id),
-    };
-    db.query(&q)
-        .await?
-        .rows()
+    }
+}
+
+pub fn sources_from(r: &QueryResult) -> Result<Vec<AudioSource>, NeonError> {
+    r.rows()
         .map(|r| {
             Ok(AudioSource {
                 number: r.get::<i32>("number")? as u32,
@@ -106,45 +107,47 @@ fn chapter_audio(r: &Row) -> Result<ChapterAudio, NeonError> {
 const AUDIO_COLUMNS: &str = "number, title, audio_key, audio_bytes, audio_meta";
 
 /// Chapters that have audio, in order.
-pub async fn with_audio(db: &Db, story_id: &str) -> Result<Vec<ChapterAudio>, NeonError> {
-    db.query(
-        &Query::new(format!(
-            "SELECT {AUDIO_COLUMNS} FROM chapters WHERE story_id = $1 AND audio_key IS NOT NULL AND audio_meta IS NOT NULL ORDER BY number"
-        ))
-        .bind(story_id),
-    )
-    .await?
-    .rows()
-    .map(|r| chapter_audio(&r))
-    .collect()
+pub fn with_audio(story_id: &str) -> Query {
+    Query::new(format!(
+        "SELECT {AUDIO_COLUMNS} FROM chapters WHERE story_id = $1 AND audio_key IS NOT NULL AND audio_meta IS NOT NULL ORDER BY number"
+    ))
+    .bind(story_id)
 }
 
-pub async fn of_chapter(db: &Db, story_id: &str, number: u32) -> Result<Option<ChapterAudio>, NeonError> {
-    let r = db
-        .query(
-            &Query::new(format!(
-                "SELECT {AUDIO_COLUMNS} FROM chapters WHERE story_id = $1 AND number = $2 AND audio_key IS NOT NULL AND audio_meta IS NOT NULL"
-            ))
-            .bind(story_id)
-            .bind(number),
-        )
-        .await?;
+pub fn with_audio_from(r: &QueryResult) -> Result<Vec<ChapterAudio>, NeonError> {
+    r.rows().map(|r| chapter_audio(&r)).collect()
+}
+
+pub fn of_chapter(story_id: &str, number: u32) -> Query {
+    Query::new(format!(
+        "SELECT {AUDIO_COLUMNS} FROM chapters WHERE story_id = $1 AND number = $2 AND audio_key IS NOT NULL AND audio_meta IS NOT NULL"
+    ))
+    .bind(story_id)
+    .bind(number)
+}
+
+pub fn chapter_audio_from(r: &QueryResult) -> Result<Option<ChapterAudio>, NeonError> {
     r.first().map(|row| chapter_audio(&row)).transpose()
 }
 
 pub type VoiceMap = BTreeMap<String, String>;
 
 /// The story's overrides and assigned voices.
-pub async fn voices(db: &Db, story_id: &str) -> Result<(VoiceMap, VoiceMap), NeonError> {
-    let r = db.query(&Query::new("SELECT voices, assigned_voices FROM stories WHERE id = $1").bind(story_id)).await?;
+pub fn voices(story_id: &str) -> Query {
+    Query::new("SELECT voices, assigned_voices FROM stories WHERE id = $1").bind(story_id)
+}
+
+pub fn voices_from(r: &QueryResult) -> Result<(VoiceMap, VoiceMap), NeonError> {
     let row = r.first().ok_or_else(|| NeonError::Decode("no story".into()))?;
     let map = |v: Value| serde_json::from_value::<VoiceMap>(v).map_err(|e| NeonError::Decode(e.to_string()));
     Ok((map(row.get("voices")?)?, map(row.get("assigned_voices")?)?))
 }
 
-pub fn set_overrides(story_id: &str, overrides: &VoiceMap) -> Query {
-    Query::new("UPDATE stories SET voices = $2, updated_at = now() WHERE id = $1")
+/// Replaces the overrides of `owner`'s story (no row changes for another user's story).
+pub fn set_overrides(owner: &Owner, story_id: &str, overrides: &VoiceMap) -> Query {
+    Query::new(format!("UPDATE stories SET voices = $3, updated_at = now() WHERE id = $1 AND user_id = {}", owner.sql(2)))
         .bind(story_id)
+        .bind(owner.value())
         .bind(serde_json::to_value(overrides).unwrap_or_default())
 }
 

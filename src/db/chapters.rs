@@ -1,7 +1,7 @@
 //! `chapters`: the record of each chapter's work.
 
 use super::{tasks::Lease, Db};
-use crate::core::neon::{NeonError, Param, Query, Row};
+use crate::core::neon::{NeonError, Param, Query, QueryResult, Row};
 use crate::core::script::Script;
 use crate::core::task::ChapterWork;
 use serde::Serialize;
@@ -54,24 +54,21 @@ fn summary(r: &Row) -> Result<ChapterSummary, NeonError> {
     })
 }
 
-pub async fn summaries(db: &Db, story_id: &str) -> Result<Vec<ChapterSummary>, NeonError> {
-    db.query(&Query::new(format!("SELECT {SUMMARY_COLUMNS} FROM chapters WHERE story_id = $1 ORDER BY number")).bind(story_id))
-        .await?
-        .rows()
-        .map(|r| summary(&r))
-        .collect()
+pub fn summaries(story_id: &str) -> Query {
+    Query::new(format!("SELECT {SUMMARY_COLUMNS} FROM chapters WHERE story_id = $1 ORDER BY number")).bind(story_id)
 }
 
-pub async fn detail(db: &Db, story_id: &str, number: u32) -> Result<Option<ChapterDetail>, NeonError> {
-    let r = db
-        .query(
-            &Query::new(format!(
-                "SELECT {SUMMARY_COLUMNS}, script, enhanced, summary FROM chapters WHERE story_id = $1 AND number = $2"
-            ))
-            .bind(story_id)
-            .bind(number),
-        )
-        .await?;
+pub fn summaries_from(r: &QueryResult) -> Result<Vec<ChapterSummary>, NeonError> {
+    r.rows().map(|r| summary(&r)).collect()
+}
+
+pub fn detail(story_id: &str, number: u32) -> Query {
+    Query::new(format!("SELECT {SUMMARY_COLUMNS}, script, enhanced, summary FROM chapters WHERE story_id = $1 AND number = $2"))
+        .bind(story_id)
+        .bind(number)
+}
+
+pub fn detail_from(r: &QueryResult) -> Result<Option<ChapterDetail>, NeonError> {
     r.first()
         .map(|row| {
             Ok(ChapterDetail {
@@ -84,15 +81,13 @@ pub async fn detail(db: &Db, story_id: &str, number: u32) -> Result<Option<Chapt
         .transpose()
 }
 
-/// `(number, status)` of the given chapters, in chapter order.
-pub async fn statuses(db: &Db, story_id: &str, numbers: Option<&[u32]>) -> Result<Vec<(u32, String)>, NeonError> {
-    let q = match numbers {
-        None => Query::new("SELECT number, status FROM chapters WHERE story_id = $1 ORDER BY number").bind(story_id),
-        Some(ns) => Query::new("SELECT number, status FROM chapters WHERE story_id = $1 AND number = ANY($2) ORDER BY number")
-            .bind(story_id)
-            .bind(int_array(ns)),
-    };
-    db.query(&q).await?.rows().map(|r| Ok((r.get::<i32>("number")? as u32, r.get("status")?))).collect()
+/// `(number, status)` of every chapter of the story, in chapter order.
+pub fn statuses(story_id: &str) -> Query {
+    Query::new("SELECT number, status FROM chapters WHERE story_id = $1 ORDER BY number").bind(story_id)
+}
+
+pub fn statuses_from(r: &QueryResult) -> Result<Vec<(u32, String)>, NeonError> {
+    r.rows().map(|r| Ok((r.get::<i32>("number")? as u32, r.get("status")?))).collect()
 }
 
 pub fn int_array(ns: &[u32]) -> Param {

@@ -1,8 +1,8 @@
 //! `stories`, and the chapter rows created with them.
 
-use super::{time, Db};
+use super::{time, Owner};
 use crate::core::domain::NewStory;
-use crate::core::neon::{NeonError, Query, Row};
+use crate::core::neon::{NeonError, Query, QueryResult, Row};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -44,93 +44,116 @@ fn story(r: &Row) -> Result<Story, NeonError> {
     })
 }
 
-pub async fn create(db: &Db, user_id: &str, id: &str, s: &NewStory) -> Result<Story, NeonError> {
-    let results = db
-        .transaction(
-            &[
-                Query::new(format!(
-                    "INSERT INTO stories (id, user_id, title, prompt, num_chapters, enhance, config) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {COLUMNS}"
-                ))
-                .bind(id)
-                .bind(user_id)
-                .bind(&s.title)
-                .bind(&s.prompt)
-                .bind(s.num_chapters)
-                .bind(s.enhance)
-                .bind(Value::Object(s.config.clone())),
-                Query::new("INSERT INTO chapters (story_id, number) SELECT $1, n FROM generate_series(1, $2::int) AS n")
-                    .bind(id)
-                    .bind(s.num_chapters),
-            ],
-            None,
+/// The story with its chapter rows, for `owner`: two statements for one transaction (with
+/// an unknown key the first inserts nothing, and so does the second).
+pub fn create(owner: &Owner, id: &str, s: &NewStory) -> Vec<Query> {
+    vec![
+        Query::new(format!(
+            "INSERT INTO stories (id, user_id, title, prompt, num_chapters, enhance, config) \
+             SELECT $1, {user}, $3, $4, $5, $6, $7 WHERE {user} IS NOT NULL RETURNING {COLUMNS}",
+            user = owner.sql(2)
+        ))
+        .bind(id)
+        .bind(owner.value())
+        .bind(&s.title)
+        .bind(&s.prompt)
+        .bind(s.num_chapters)
+        .bind(s.enhance)
+        .bind(Value::Object(s.config.clone())),
+        Query::new(
+            "INSERT INTO chapters (story_id, number) SELECT $1, n FROM generate_series(1, $2::int) AS n \
+             WHERE EXISTS (SELECT 1 FROM stories WHERE id = $1)",
         )
-        .await?;
-    story(&results[0].first().ok_or_else(|| NeonError::Decode("INSERT returned no row".into()))?)
+        .bind(id)
+        .bind(s.num_chapters),
+    ]
 }
 
-pub async fn get(db: &Db, user_id: &str, id: &str) -> Result<Option<Story>, NeonError> {
-    let r = db
-        .query(&Query::new(format!("SELECT {COLUMNS} FROM stories WHERE id = $1 AND user_id = $2")).bind(id).bind(user_id))
-        .await?;
+/// The story `id` if `owner` has it.
+pub fn get(owner: &Owner, id: &str) -> Query {
+    Query::new(format!("SELECT {COLUMNS} FROM stories WHERE id = $1 AND user_id = {}", owner.sql(2))).bind(id).bind(owner.value())
+}
+
+pub fn from_result(r: &QueryResult) -> Result<Option<Story>, NeonError> {
     r.first().map(|row| story(&row)).transpose()
 }
 
 /// One page, newest first; `after` is the last story of the previous page.
-pub async fn list(db: &Db, user_id: &str, limit: u32, after: Option<(DateTime<Utc>, String)>) -> Result<Vec<Story>, NeonError> {
-    let q = match after {
-        None => Query::new(format!(
-            "SELECT {COLUMNS} FROM stories WHERE user_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2"
-        ))
-        .bind(user_id)
-        .bind(limit),
+pub fn list(owner: &Owner, limit: u32, after: Option<(DateTime<Utc>, String)>) -> Query {
+    let user = owner.sql(1);
+    match after {
+        None => Query::new(format!("SELECT {COLUMNS} FROM stories WHERE user_id = {user} ORDER BY created_at DESC, id DESC LIMIT $2"))
+            .bind(owner.value())
+            .bind(limit),
         Some((at, id)) => Query::new(format!(
-            "SELECT {COLUMNS} FROM stories WHERE user_id = $1 AND (created_at, id) < ($3::timestamptz, $4::uuid) \
+            "SELECT {COLUMNS} FROM stories WHERE user_id = {user} AND (created_at, id) < ($3::timestamptz, $4::uuid) \
              ORDER BY created_at DESC, id DESC LIMIT $2"
         ))
-        .bind(user_id)
+        .bind(owner.value())
         .bind(limit)
         .bind(at)
         .bind(id),
-    };
-    db.query(&q).await?.rows().map(|r| story(&r)).collect()
+    }
 }
 
-pub async fn update_title(db: &Db, user_id: &str, id: &str, title: &str) -> Result<Option<Story>, NeonError> {
-    let r = db
-        .query(
-            &Query::new(format!(
-                "UPDATE stories SET title = $3, updated_at = now() WHERE id = $1 AND user_id = $2 RETURNING {COLUMNS}"
-            ))
-            .bind(id)
-            .bind(user_id)
-            .bind(title),
-        )
-        .await?;
-    r.first().map(|row| story(&row)).transpose()
+pub fn list_from(r: &QueryResult) -> Result<Vec<Story>, NeonError> {
+    r.rows().map(|r| story(&r)).collect()
+}
+
+pub fn update_title(owner: &Owner, id: &str, title: &str) -> Query {
+    Query::new(format!(
+        "UPDATE stories SET title = $3, updated_at = now() WHERE id = $1 AND user_id = {} RETURNING {COLUMNS}",
+        owner.sql(2)
+    ))
+    .bind(id)
+    .bind(owner.value())
+    .bind(title)
 }
 
 pub enum Deleted {
+    /// Deleted, or (`deletable`) free to delete.
     Yes,
     NotFound,
     /// A job of the story is queued or running.
     Busy,
 }
 
-/// Chapters and tasks go with the story (foreign keys cascade); usage rows stay.
-pub async fn delete(db: &Db, user_id: &str, id: &str) -> Result<Deleted, NeonError> {
-    let r = db
-        .query(
-            &Query::new(
-                "WITH target AS (SELECT id, EXISTS (SELECT 1 FROM tasks t WHERE t.story_id = s.id AND t.status IN ('queued', 'running')) AS busy \
-                   FROM stories s WHERE s.id = $1 AND s.user_id = $2), \
-                 gone AS (DELETE FROM stories WHERE id IN (SELECT id FROM target WHERE NOT busy) RETURNING id) \
-                 SELECT (SELECT busy FROM target) AS busy, (SELECT count(*) FROM gone)::int AS deleted",
-            )
-            .bind(id)
-            .bind(user_id),
-        )
-        .await?;
+/// Whether `owner` has story `id` and whether a job of it is active: one row, `busy` null
+/// when the story is not theirs.
+pub fn deletable(owner: &Owner, id: &str) -> Query {
+    Query::new(format!(
+        "SELECT (SELECT EXISTS (SELECT 1 FROM tasks t WHERE t.story_id = s.id AND t.status IN ('queued', 'running')) \
+           FROM stories s WHERE s.id = $1 AND s.user_id = {}) AS busy",
+        owner.sql(2)
+    ))
+    .bind(id)
+    .bind(owner.value())
+}
+
+/// Chapters and tasks go with the story (foreign keys cascade); usage rows stay. Not while a
+/// job of it is active.
+pub fn delete(owner: &Owner, id: &str) -> Query {
+    Query::new(format!(
+        "WITH target AS (SELECT id, EXISTS (SELECT 1 FROM tasks t WHERE t.story_id = s.id AND t.status IN ('queued', 'running')) AS busy \
+           FROM stories s WHERE s.id = $1 AND s.user_id = {}), \
+         gone AS (DELETE FROM stories WHERE id IN (SELECT id FROM target WHERE NOT busy) RETURNING id) \
+         SELECT (SELECT busy FROM target) AS busy, (SELECT count(*) FROM gone)::int AS deleted",
+        owner.sql(2)
+    ))
+    .bind(id)
+    .bind(owner.value())
+}
+
+pub fn deletable_from(r: &QueryResult) -> Result<Deleted, NeonError> {
+    let row = r.first().ok_or_else(|| NeonError::Decode("no row".into()))?;
+    Ok(match row.get::<Option<bool>>("busy")? {
+        None => Deleted::NotFound,
+        Some(true) => Deleted::Busy,
+        Some(false) => Deleted::Yes,
+    })
+}
+
+pub fn deleted_from(r: &QueryResult) -> Result<Deleted, NeonError> {
     let row = r.first().ok_or_else(|| NeonError::Decode("no row".into()))?;
     Ok(match (row.get::<Option<bool>>("busy")?, row.get::<i32>("deleted")?) {
         (None, _) => Deleted::NotFound,

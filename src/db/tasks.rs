@@ -1,8 +1,8 @@
 //! `tasks`: the durable record of each job, and the step claim that makes a queue message's
 //! work happen once.
 
-use super::{chapters, time, Db};
-use crate::core::neon::{NeonError, Query, Row};
+use super::{chapters, time, Db, Owner};
+use crate::core::neon::{NeonError, Query, QueryResult, Row};
 use crate::core::task::{ErrorInfo, TaskChapter, TaskStatus, TaskView};
 use serde_json::Value;
 
@@ -58,10 +58,9 @@ fn one(r: crate::core::neon::QueryResult) -> Result<Option<TaskRow>, NeonError> 
 }
 
 impl TaskRow {
-    /// The API's view of the task, with its chapters' current statuses.
-    pub async fn view(&self, db: &Db) -> Result<TaskView, NeonError> {
-        let statuses = chapters::statuses(db, &self.story_id, Some(&self.chapters)).await?;
-        Ok(TaskView {
+    /// The API's view of the task, given its chapters' current statuses.
+    pub fn view_with(&self, statuses: &[(u32, String)]) -> TaskView {
+        TaskView {
             id: self.id.clone(),
             kind: self.kind.clone(),
             story_id: self.story_id.clone(),
@@ -80,12 +79,38 @@ impl TaskRow {
             error: self.error.clone(),
             created_at: self.created_at.clone(),
             updated_at: self.updated_at.clone(),
-        })
+        }
     }
 }
 
+/// The task and its chapters' statuses in one statement: what the API answers and the
+/// progress object holds. At the end of a step's write batch it reads what the batch wrote,
+/// so publishing costs no round trip of its own. With `owner`, another user's task is no row.
+pub fn view(owner: Option<&Owner>, id: &str) -> Query {
+    let mine = owner.map(|o| format!(" AND user_id = {}", o.sql(2))).unwrap_or_default();
+    let q = Query::new(format!(
+        "SELECT {COLUMNS}, (SELECT COALESCE(json_agg(json_build_array(c.number, c.status)), '[]'::json) FROM chapters c \
+           WHERE c.story_id = tasks.story_id AND c.number = ANY(tasks.chapters)) AS chapter_statuses \
+         FROM tasks WHERE id = $1{mine}"
+    ))
+    .bind(id);
+    match owner {
+        Some(o) => q.bind(o.value()),
+        None => q,
+    }
+}
+
+pub fn view_from(r: &QueryResult) -> Result<Option<(TaskRow, TaskView)>, NeonError> {
+    let Some(row) = r.first() else { return Ok(None) };
+    let t = task(&row)?;
+    let statuses: Vec<(u32, String)> =
+        serde_json::from_value(row.get::<Value>("chapter_statuses")?).map_err(|e| NeonError::Decode(format!("chapter statuses: {e}")))?;
+    let v = t.view_with(&statuses);
+    Ok(Some((t, v)))
+}
+
 pub enum Created {
-    Yes(TaskRow),
+    Yes(TaskView),
     /// Another job of the story is queued or running (the partial unique index said so).
     Busy,
 }
@@ -116,17 +141,13 @@ pub async fn create_job(
         Query::new("UPDATE stories SET status = 'generating', updated_at = now() WHERE id = $1 AND $2 = 'story'").bind(story_id).bind(kind),
     ];
     batch.extend(extra);
+    batch.push(view(None, id));
     let result = db.transaction(&batch, None).await;
     match result {
-        Ok(rs) => Ok(Created::Yes(one(rs.into_iter().next().unwrap_or_default())?.ok_or_else(|| NeonError::Decode("no row".into()))?)),
+        Ok(rs) => Ok(Created::Yes(view_from(&rs.last().cloned().unwrap_or_default())?.ok_or_else(|| NeonError::Decode("no row".into()))?.1)),
         Err(e) if e.is_unique_violation() => Ok(Created::Busy),
         Err(e) => Err(e),
     }
-}
-
-
-pub async fn get_owned(db: &Db, user_id: &str, id: &str) -> Result<Option<TaskRow>, NeonError> {
-    one(db.query(&Query::new(format!("SELECT {COLUMNS} FROM tasks WHERE id = $1 AND user_id = $2")).bind(id).bind(user_id)).await?)
 }
 
 pub async fn get(db: &Db, id: &str) -> Result<Option<TaskRow>, NeonError> {
@@ -290,8 +311,8 @@ pub fn end_active(id: &str, token: Option<&str>, status: TaskStatus, message: &s
 }
 
 /// Cancels an active task (see `end_active`); a task that already ended is left as it is.
-pub async fn cancel(db: &Db, t: &TaskRow) -> Result<(), NeonError> {
-    db.query(&end_active(&t.id, None, TaskStatus::Cancelled, "Cancelled", None, "cancelled")).await.map(|_| ())
+pub fn cancel(id: &str) -> Query {
+    end_active(id, None, TaskStatus::Cancelled, "Cancelled", None, "cancelled")
 }
 
 /// Active tasks whose step nobody holds and that made no progress for `stall_secs`, marked

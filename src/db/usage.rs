@@ -1,8 +1,8 @@
 //! `usage_log`: one row per provider call, and the sums `GET /usage` reports.
 
-use super::Db;
+use super::Owner;
 use crate::core::cost::round_usd;
-use crate::core::neon::{NeonError, Query};
+use crate::core::neon::{NeonError, Query, QueryResult};
 use chrono::{DateTime, Utc};
 
 pub struct LlmCall<'a> {
@@ -39,19 +39,19 @@ pub struct Totals {
     pub cost_usd: f64,
 }
 
-pub async fn totals(db: &Db, user_id: &str, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Totals, NeonError> {
-    let r = db
-        .query(
-            &Query::new(
-                "SELECT COALESCE(sum(prompt_tokens), 0)::bigint AS p, COALESCE(sum(completion_tokens), 0)::bigint AS c, \
-                   COALESCE(sum(characters), 0)::bigint AS ch, COALESCE(sum(cost_usd), 0)::numeric AS cost \
-                 FROM usage_log WHERE user_id = $1 AND created_at >= $2 AND created_at < $3",
-            )
-            .bind(user_id)
-            .bind(from)
-            .bind(to),
-        )
-        .await?;
+pub fn totals(owner: &Owner, from: DateTime<Utc>, to: DateTime<Utc>) -> Query {
+    Query::new(format!(
+        "SELECT COALESCE(sum(prompt_tokens), 0)::bigint AS p, COALESCE(sum(completion_tokens), 0)::bigint AS c, \
+           COALESCE(sum(characters), 0)::bigint AS ch, COALESCE(sum(cost_usd), 0)::numeric AS cost \
+         FROM usage_log WHERE user_id = {} AND created_at >= $2 AND created_at < $3",
+        owner.sql(1)
+    ))
+    .bind(owner.value())
+    .bind(from)
+    .bind(to)
+}
+
+pub fn totals_from(r: &QueryResult) -> Result<Totals, NeonError> {
     let row = r.first().ok_or_else(|| NeonError::Decode("no row".into()))?;
     Ok(Totals {
         prompt_tokens: row.get("p")?,

@@ -131,7 +131,9 @@ impl AudioRun<'_> {
         let task = &self.ctx.task;
         let db = &self.ctx.db;
         let story_id = &task.story_id;
-        let sources = audio_db::sources(db, story_id, Some(&task.chapters)).await?;
+        // The chapters and the story's voices in one round trip.
+        let read = db.transaction(&[audio_db::sources(story_id, Some(&task.chapters)), audio_db::voices(story_id)], None).await?;
+        let sources = audio_db::sources_from(&read[0])?;
         let pending: Vec<_> = task
             .chapters
             .iter()
@@ -145,7 +147,7 @@ impl AudioRun<'_> {
         let number = source.number;
         let total = task.chapters.len();
         let script = source.script.as_ref().ok_or_else(|| audio_invalid(number, "the chapter has no script"))?;
-        let (overrides, assigned) = audio_db::voices(db, story_id).await?;
+        let (overrides, assigned) = audio_db::voices_from(&read[1])?;
         let config = VoiceConfig::bundled();
         let lines = plan_lines(story_id, &self.settings.tts.output_format, &config, script, &overrides, &assigned);
         if lines.is_empty() {

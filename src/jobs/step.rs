@@ -10,13 +10,13 @@
 use super::Outcome;
 use crate::core::messages::JobMessage;
 use crate::core::neon::{NeonError, Query, QueryResult};
-use crate::core::task::{retry_delay_secs, takeover_wait_ms, ErrorInfo, TaskStatus};
+use crate::core::task::{retry_delay_secs, takeover_wait_ms, ErrorInfo, TaskStatus, TaskView};
 use crate::db::tasks::{self, Lease};
 use crate::db::Db;
 use crate::platform::Subrequests;
 use crate::settings::{JobSettings, Settings};
 use serde_json::{json, Value};
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::time::Duration;
 use worker::{Delay, Env};
 
@@ -64,6 +64,9 @@ pub struct StepCtx<'a> {
     /// call; written with progress and releases, so a retry counts only failures with no
     /// success between them.
     failures: Cell<u32>,
+    /// The task as the step's last write left it, read in that write's round trip: what the
+    /// next `publish` sends, so telling the progress object costs no database read.
+    written: RefCell<Option<TaskView>>,
 }
 
 impl<'a> StepCtx<'a> {
@@ -80,7 +83,7 @@ impl<'a> StepCtx<'a> {
             return Ok(None);
         };
         let failures = Cell::new(claimed.task.transient_failures);
-        let ctx = StepCtx { env, db, jobs, task: claimed.task, lease: claimed.lease, step, sub, failures };
+        let ctx = StepCtx { env, db, jobs, task: claimed.task, lease: claimed.lease, step, sub, failures, written: RefCell::new(None) };
         if ctx.task.attempts > ctx.jobs.max_step_attempts {
             if let Err(e) = ctx.give_up().await {
                 // Free the step so a redelivery can try the give-up again.
@@ -106,9 +109,8 @@ impl<'a> StepCtx<'a> {
         let error = ErrorInfo::new("job_failed", format!("The job stopped after {n} tries of the same step. Last reason: {why}. Start it again to continue from there."));
         crate::log::error("step_attempts_exhausted", json!({ "task_id": self.task.id, "step": self.step, "attempts": n }));
         let story_status = "failed";
-        self.db
-            .query(&tasks::end_active(&self.task.id, Some(&self.lease.token), TaskStatus::Failed, "Failed", Some(&error), story_status))
-            .await?;
+        let end = tasks::end_active(&self.task.id, Some(&self.lease.token), TaskStatus::Failed, "Failed", Some(&error), story_status);
+        self.write(vec![end]).await?;
         self.publish().await;
         Ok(())
     }
@@ -141,8 +143,18 @@ impl<'a> StepCtx<'a> {
     pub async fn record_progress(&self, progress: u8, message: &str, extra: Vec<Query>) -> Result<(), Failure> {
         let mut all = vec![tasks::progress(&self.lease, progress, message, self.jobs.lease_secs, self.failures.get())];
         all.extend(extra);
-        let mut results = self.db.transaction(&all, None).await?.into_iter();
-        held(results.next().unwrap_or_default())
+        let results = self.write(all).await?;
+        held(results.into_iter().next().unwrap_or_default())
+    }
+
+    /// Runs `batch` in one transaction followed by a read of the task's view, which it keeps
+    /// for the next `publish`; the batch's own results, in order.
+    async fn write(&self, mut batch: Vec<Query>) -> Result<Vec<QueryResult>, NeonError> {
+        batch.push(tasks::view(None, &self.task.id));
+        let mut results = self.db.transaction(&batch, None).await?;
+        let view = results.pop().unwrap_or_default();
+        *self.written.borrow_mut() = tasks::view_from(&view)?.map(|(_, v)| v);
+        Ok(results)
     }
 
     /// A paid call succeeded: transient failures are no longer "in a row".
@@ -150,11 +162,13 @@ impl<'a> StepCtx<'a> {
         self.failures.set(0);
     }
 
-    /// The Durable Object's live view follows the rows; if it is unreachable the rows still
-    /// hold the truth, so this only logs.
+    /// Tells the progress object what the step's last write left. The Durable Object's live
+    /// view follows the rows; if it is unreachable the rows still hold the truth, so this only
+    /// logs.
     pub async fn publish(&self) {
+        let Some(view) = self.written.borrow_mut().take() else { return };
         self.sub.add(1);
-        if let Err(e) = crate::progress::publish_task(self.env, &self.db, &self.task.id, self.jobs.progress_ttl_secs).await {
+        if let Err(e) = crate::progress::publish_view(self.env, &view, self.jobs.progress_ttl_secs).await {
             crate::log::warn("progress_publish_failed", json!({ "task_id": self.task.id, "error": e.to_string() }));
         }
     }
@@ -163,7 +177,7 @@ impl<'a> StepCtx<'a> {
     /// re-drives the task from the step recorded here.
     pub async fn hand_over(&self) -> Result<Outcome, Failure> {
         // A delivery that lost its lease meanwhile hands nothing over.
-        held(self.db.query(&tasks::advance(&self.lease, self.step)).await?)?;
+        held(self.write(vec![tasks::advance(&self.lease, self.step)]).await?.pop().unwrap_or_default())?;
         let next = JobMessage::step(&self.task.kind, self.task.id.clone(), self.step + 1);
         self.sub.add(1);
         let sent = match self.env.queue(crate::platform::JOBS_QUEUE) {
@@ -182,7 +196,7 @@ impl<'a> StepCtx<'a> {
     pub async fn complete(&self, result: Value, extra: Vec<Query>) -> Result<Outcome, Failure> {
         let mut batch = extra;
         batch.push(tasks::finish(&self.lease, TaskStatus::Completed, "Done", Some(&result), None));
-        held(self.db.transaction(&batch, None).await?.pop().unwrap_or_default())?;
+        held(self.write(batch).await?.pop().unwrap_or_default())?;
         crate::log::info("task_completed", json!({ "task_id": self.task.id, "kind": self.task.kind }));
         self.publish().await;
         Ok(Outcome::Done)
@@ -230,7 +244,7 @@ impl<'a> StepCtx<'a> {
     /// job's story fails with it; an audio job leaves the story as it is.
     async fn fail(&self, number: u32, error: &ErrorInfo) -> Result<Outcome, String> {
         crate::log::error("chapter_failed", json!({ "task_id": self.task.id, "chapter": number, "code": error.code, "reason": error.message }));
-        self.db.query(&tasks::fail_chapter(&self.lease, number, error)).await.map_err(|e| e.to_string())?;
+        self.write(vec![tasks::fail_chapter(&self.lease, number, error)]).await.map_err(|e| e.to_string())?;
         self.publish().await;
         Ok(Outcome::Done)
     }
@@ -244,7 +258,7 @@ impl<'a> StepCtx<'a> {
         let delay = retry_delay_secs(retry_after, failures, self.jobs.stall_after_secs);
         crate::log::warn("step_retry", json!({ "task_id": self.task.id, "chapter": number, "failures": failures, "retry_in_secs": delay, "reason": error.message }));
         let message = format!("Chapter {number}: provider busy, retrying in {delay} s");
-        self.db.query(&tasks::release(&self.lease, failures, &message, Some(&error.message))).await.map_err(|e| e.to_string())?;
+        self.write(vec![tasks::release(&self.lease, failures, &message, Some(&error.message))]).await.map_err(|e| e.to_string())?;
         self.publish().await;
         Ok(Outcome::RetryAfter(delay))
     }

@@ -21,7 +21,8 @@ pub async fn handle(env: &Env, task_id: &str, step: u32) -> worker::Result<Outco
 }
 
 async fn run(ctx: &StepCtx<'_>) -> Result<Outcome, Failure> {
-    let Some(story) = stories::get(&ctx.db, &ctx.task.user_id, &ctx.task.story_id).await? else {
+    let owner = crate::db::Owner::Id(ctx.task.user_id.clone());
+    let Some(story) = stories::from_result(&ctx.db.query(&stories::get(&owner, &ctx.task.story_id)).await?)? else {
         return Err(Failure::Stopped);
     };
     StoryRun { ctx, story: &story }.next_chapter().await

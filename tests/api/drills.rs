@@ -14,6 +14,10 @@ const LONG: Duration = Duration::from_secs(900);
 
 /// A figure for the record: printed, and appended to target/drill-figures.txt, which
 /// scripts/test.sh shows at the end (cargo keeps a passing test's output to itself).
+pub fn record_figure(line: &str) {
+    figure(line.to_string())
+}
+
 fn figure(line: String) {
     println!("drill: {line}");
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/drill-figures.txt");

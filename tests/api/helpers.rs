@@ -534,3 +534,13 @@ impl Drop for TestStack {
         }
     }
 }
+
+impl TestStack {
+    /// SQL requests the local Neon server has received since it started (its admin counter).
+    pub fn neon_requests(&self) -> u64 {
+        let url = self.neon_url.replace("/sql", "/__admin/requests");
+        let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+        let text = agent.get(&url).call().unwrap().into_body().read_to_string().unwrap();
+        serde_json::from_str::<Value>(&text).unwrap()["requests"].as_u64().unwrap()
+    }
+}

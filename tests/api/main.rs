@@ -7,6 +7,7 @@ mod bench;
 mod drills;
 mod health;
 mod queue;
+mod round_trips;
 mod routing;
 mod stories;
 mod support;

@@ -1,0 +1,163 @@
+//! Neon round trips per route, against the table in docs/API.md ("Round trips per route"):
+//! every route is called, and each may make at most the number of round trips the table
+//! gives it. Two counts are compared: the local Neon server's own request counter, and what
+//! the Worker logs for the request (`request_done` … `db_round_trips`). Both are exact while
+//! no job runs; a job start sets a job going at once, whose steps also talk to Neon, so for
+//! those two routes only the Worker's count is read. Job steps are measured too: round trips
+//! per LLM call and per clip, printed with the drill figures.
+
+use crate::helpers::TestStack;
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+const LONG: Duration = Duration::from_secs(240);
+
+/// `| `METHOD /path` | N | ... |` rows of the docs' table.
+fn budget_table() -> BTreeMap<String, u64> {
+    let docs = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/API.md")).unwrap();
+    let start = docs.find("### Round trips per route").expect("docs/API.md has a 'Round trips per route' table");
+    let mut table = BTreeMap::new();
+    for line in docs[start..].lines().skip(1).take_while(|l| !l.starts_with('#')) {
+        let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+        if cells.len() < 3 || !cells[1].starts_with('`') {
+            continue;
+        }
+        let route = cells[1].trim_matches('`').to_string();
+        let n: u64 = cells[2].parse().unwrap_or_else(|_| panic!("round trips for {route}: {:?}", cells[2]));
+        table.insert(route, n);
+    }
+    assert!(table.len() >= 15, "the table lists every route: {table:?}");
+    table
+}
+
+struct Meter<'a> {
+    stack: &'a TestStack,
+    key: String,
+    seen: BTreeMap<String, (Option<u64>, u64)>,
+}
+
+impl Meter<'_> {
+    /// The Worker's count for the last `request_done` of `method path`.
+    fn worker_count(&self, method: &str, path: &str, before: usize) -> u64 {
+        let events = self.stack.worker_events("request_done");
+        let e = events[before..]
+            .iter()
+            .rev()
+            .find(|e| e["method"] == method && e["path"] == path)
+            .unwrap_or_else(|| panic!("no request_done for {method} {path}"));
+        e["db_round_trips"].as_u64().unwrap()
+    }
+
+    /// Calls the route and records (Neon's count when `quiet`, the Worker's count).
+    fn call(&mut self, route: &str, path: &str, body: Option<&Value>, auth: Option<&str>, quiet: bool) -> crate::helpers::Reply {
+        let (method, _) = route.split_once(' ').unwrap();
+        let before_events = self.stack.worker_events("request_done").len();
+        let before = self.stack.neon_requests();
+        let key = auth.map(String::from).unwrap_or_else(|| self.key.clone());
+        let text = body.map(|b| b.to_string());
+        let bearer = format!("Bearer {key}");
+        let mut headers = vec![("Authorization", bearer.as_str())];
+        if text.is_some() {
+            headers.push(("Content-Type", "application/json"));
+        }
+        let r = self.stack.request(method, path, text.as_deref(), &headers).unwrap();
+        assert!(r.status < 300, "{route}: {} {}", r.status, String::from_utf8_lossy(&r.body));
+        let neon = quiet.then(|| self.stack.neon_requests() - before);
+        // The log line lands just after the answer.
+        let worker = self.stack.wait_for(&format!("the log line of {route}"), Duration::from_secs(10), || {
+            let events = self.stack.worker_events("request_done");
+            events[before_events..].iter().any(|e| e["method"] == method && e["path"] == path.split('?').next().unwrap()).then_some(())
+        });
+        let _: () = worker;
+        let worker = self.worker_count(method, path.split('?').next().unwrap(), before_events);
+        if let Some(n) = neon {
+            assert_eq!(n, worker, "{route}: the Neon server counted {n} requests, the Worker logged {worker}");
+        }
+        self.seen.insert(route.to_string(), (neon, worker));
+        r
+    }
+}
+
+fn wait_done(stack: &TestStack, key: &str, task: &str) -> Value {
+    stack.follow_task(key, task, LONG).pop().unwrap()
+}
+
+#[test]
+fn every_route_stays_within_its_round_trips() {
+    let stack = TestStack::start();
+    stack.small_scripts(6);
+    let table = budget_table();
+    let (_, key) = stack.create_user("counted");
+    let admin = stack.admin_token.clone();
+    let mut m = Meter { stack: &stack, key: key.clone(), seen: BTreeMap::new() };
+
+    m.call("POST /api/v1/users", "/api/v1/users", Some(&json!({"name": "second"})), Some(&admin), true);
+    m.call("GET /api/v1/me", "/api/v1/me", None, None, true);
+    let story = m.call("POST /api/v1/stories", "/api/v1/stories", Some(&json!({"prompt": "A lighthouse keeper.", "num_chapters": 2, "enhance": true})), None, true).json();
+    let id = story["id"].as_str().unwrap().to_string();
+    m.call("GET /api/v1/stories", "/api/v1/stories?limit=5", None, None, true);
+
+    // The story job: its steps' round trips per LLM call.
+    let neon_before = stack.neon_requests();
+    let llm_before = stack.openai_requests().len();
+    let task = m.call("POST /api/v1/stories/{id}/generate", &format!("/api/v1/stories/{id}/generate"), Some(&json!({})), None, false).json();
+    let task = task["task_id"].as_str().unwrap().to_string();
+    assert_eq!(wait_done(&stack, &key, &task)["status"], "completed");
+    // Polls by follow_task are API reads: take them out by the Worker's own counts.
+    let story_job = stack.neon_requests() - neon_before;
+    let llm_calls = (stack.openai_requests().len() - llm_before) as u64;
+
+    m.call("GET /api/v1/tasks/{id}", &format!("/api/v1/tasks/{task}"), None, None, true);
+    m.call("GET /api/v1/tasks/{id}/events", &format!("/api/v1/tasks/{task}/events"), None, None, true);
+    m.call("GET /api/v1/stories/{id}", &format!("/api/v1/stories/{id}"), None, None, true);
+    m.call("GET /api/v1/stories/{id}/chapters/{n}", &format!("/api/v1/stories/{id}/chapters/1"), None, None, true);
+    m.call("PATCH /api/v1/stories/{id}", &format!("/api/v1/stories/{id}"), Some(&json!({"title": "Renamed"})), None, true);
+    m.call("GET /api/v1/stories/{id}/voices", &format!("/api/v1/stories/{id}/voices"), None, None, true);
+    m.call("PUT /api/v1/stories/{id}/voices", &format!("/api/v1/stories/{id}/voices"), Some(&json!({})), None, true);
+    m.call("POST /api/v1/stories/{id}/audio (dry run)", &format!("/api/v1/stories/{id}/audio"), Some(&json!({"dry_run": true})), None, true);
+
+    let neon_before = stack.neon_requests();
+    let tts_before = stack.provider_requests("elevenlabs").len();
+    let task = m.call("POST /api/v1/stories/{id}/audio", &format!("/api/v1/stories/{id}/audio"), Some(&json!({})), None, false).json();
+    let task = task["task_id"].as_str().unwrap().to_string();
+    assert_eq!(wait_done(&stack, &key, &task)["status"], "completed");
+    let audio_job = stack.neon_requests() - neon_before;
+    let clips = (stack.provider_requests("elevenlabs").len() - tts_before) as u64;
+
+    m.call("GET /api/v1/stories/{id}/chapters/{n}/audio", &format!("/api/v1/stories/{id}/chapters/1/audio"), None, None, true);
+    m.call("GET /api/v1/stories/{id}/audio", &format!("/api/v1/stories/{id}/audio"), None, None, true);
+    m.call("GET /api/v1/usage", "/api/v1/usage", None, None, true);
+
+    // A job to cancel: the consumer may pick it up at once, so only the Worker counts.
+    let task = m.call("POST /api/v1/stories/{id}/generate", &format!("/api/v1/stories/{id}/generate"), Some(&json!({"regenerate": true})), None, false).json();
+    let task = task["task_id"].as_str().unwrap().to_string();
+    m.call("POST /api/v1/tasks/{id}/cancel", &format!("/api/v1/tasks/{task}/cancel"), None, None, false);
+    wait_done(&stack, &key, &task);
+    m.call("DELETE /api/v1/stories/{id}", &format!("/api/v1/stories/{id}"), None, None, true);
+
+    // The job steps' share: what the jobs made, less the API reads that polled them.
+    let polls: u64 = stack
+        .worker_events("request_done")
+        .iter()
+        .filter(|e| e["method"] == "GET" && e["path"].as_str().is_some_and(|p| p.starts_with("/api/v1/tasks/")))
+        .map(|e| e["db_round_trips"].as_u64().unwrap())
+        .sum();
+    let figures = format!(
+        "round trips: story job {story_job} Neon requests for {llm_calls} LLM calls; audio job {audio_job} for {clips} clips ({polls} of all these were task polls)"
+    );
+    println!("{figures}");
+    crate::drills::record_figure(&figures);
+
+    let mut over = Vec::new();
+    for (route, (neon, worker)) in &m.seen {
+        let budget = *table.get(route).unwrap_or_else(|| panic!("docs/API.md's table has no row for {route}"));
+        println!("{route}: {worker} round trips (Neon counted {neon:?}), budget {budget}");
+        if *worker > budget {
+            over.push(format!("{route}: {worker} > {budget}"));
+        }
+    }
+    assert!(over.is_empty(), "routes over their round-trip budget: {over:?}");
+    let unmeasured: Vec<&String> = table.keys().filter(|r| !m.seen.contains_key(*r) && !r.contains("admin") && !r.starts_with("GET /health")).collect();
+    assert!(unmeasured.is_empty(), "routes in the table that this test does not call: {unmeasured:?}");
+}
