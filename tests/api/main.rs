@@ -6,8 +6,10 @@ mod audio;
 mod bench;
 mod drills;
 mod health;
+mod local_security;
 mod queue;
 mod routing;
+mod secrets;
 mod stories;
 mod support;
 
