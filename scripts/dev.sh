@@ -16,16 +16,26 @@ PROVIDERS_ADDR=127.0.0.1:4445
 WORKER_PORT="${TALECAST_PORT:-8787}"
 
 pg_start "$ROOT/.local/pg" "$PG_PORT"
-PGPASSWORD="$PG_SUPERPASS" "$PG_BIN/psql" -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -tAc \
-  "SELECT 1 FROM pg_database WHERE datname = 'talecast'" | grep -q 1 \
-  || PGPASSWORD="$PG_SUPERPASS" "$PG_BIN/createdb" -h 127.0.0.1 -p "$PG_PORT" -U postgres talecast
 
-# Local secrets: made once from the example, with a fresh admin token.
+# Local secrets: made once from the example, with a fresh admin token and a fresh password
+# for the database role the Worker logs in as (`talecast`: it owns the database, and is no
+# superuser). A .dev.vars from before, which logged in as the superuser, gets the role too.
+app_url() { echo "postgresql://talecast:$(pg_new_password)@127.0.0.1:$PG_PORT/talecast"; }
 if [ ! -f .dev.vars ]; then
   token="tc_admin_$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')"
-  sed -e "s|^DATABASE_URL=.*|DATABASE_URL=$(pg_url "$PG_PORT" talecast)|" \
-      -e "s|^ADMIN_TOKEN=.*|ADMIN_TOKEN=$token|" .dev.vars.example > .dev.vars
+  (umask 077; sed -e "s|^DATABASE_URL=.*|DATABASE_URL=$(app_url)|" \
+      -e "s|^ADMIN_TOKEN=.*|ADMIN_TOKEN=$token|" .dev.vars.example > .dev.vars)
   echo "dev: wrote .dev.vars (ADMIN_TOKEN is in it)"
+elif grep -q '^DATABASE_URL=postgresql://postgres:' .dev.vars; then
+  sed -i -e "s|^DATABASE_URL=.*|DATABASE_URL=$(app_url)|" .dev.vars
+  echo "dev: .dev.vars now logs in as the role talecast, with a generated password (was the superuser)"
+fi
+# DATABASE_URL names the role, its password and the database: make them so.
+db_url=$(sed -n 's/^DATABASE_URL=//p' .dev.vars)
+if [[ $db_url =~ ^postgres(ql)?://([^:@/]+):([^@/]+)@[^/]+/([^?]+) ]]; then
+  PG_APP_PASSWORD="${BASH_REMATCH[3]}" pg_app_db "$ROOT/.local/pg" "$PG_PORT" "${BASH_REMATCH[4]}" "${BASH_REMATCH[2]}"
+else
+  echo "dev: DATABASE_URL in .dev.vars is not postgresql://role:password@host:port/database" >&2; exit 1
 fi
 set -a; source .dev.vars; set +a
 

@@ -541,25 +541,30 @@ fn other_paths_and_methods_are_not_supported() {
     assert_eq!(r.json(), json!("query is not supported"));
 }
 
+/// A browser's preflight gets no CORS allowance, so no web page can send SQL here; no other
+/// answer carries one either.
 #[test]
-fn options_returns_cors_headers() {
+fn no_cors_allowance_on_preflights_or_answers() {
     let app = spawn_app();
-    let r = reply(app.agent.options(app.endpoint()).call().expect("request"));
-    assert_eq!(r.status, 200);
-    assert_eq!(r.header("access-control-allow-origin"), Some("*"));
-    assert_eq!(r.header("allow"), Some("OPTIONS, POST"));
-    let allowed = r.header("access-control-allow-headers").unwrap();
-    for h in [
-        "Authorization",
-        "Neon-Connection-String",
-        "Neon-Raw-Text-Output",
-        "Neon-Array-Mode",
-        "Neon-Batch-Isolation-Level",
-        "Neon-Batch-Read-Only",
-    ] {
-        assert!(allowed.contains(h), "{h} missing from {allowed}");
+    let preflight = app
+        .agent
+        .options(app.endpoint())
+        .header("Origin", "https://evil.example")
+        .header("Access-Control-Request-Method", "POST")
+        .header("Access-Control-Request-Headers", "neon-connection-string")
+        .call()
+        .expect("request");
+    let r = reply(preflight);
+    assert_eq!(r.status, 400);
+    assert_eq!(r.json(), json!("query is not supported"));
+    let ok = app.query("SELECT 1 AS one", json!([]));
+    assert_eq!(ok.status, 200, "{}", ok.text);
+    let refused = app.query("SELEC 1", json!([]));
+    assert_eq!(refused.status, 400, "{}", refused.text);
+    for (what, r) in [("preflight", &r), ("answer", &ok), ("error", &refused)] {
+        let cors: Vec<_> = r.headers.iter().filter(|(k, _)| k.to_ascii_lowercase().starts_with("access-control-")).collect();
+        assert!(cors.is_empty(), "{what} carries CORS headers: {cors:?}");
     }
-    assert!(!allowed.contains("Neon-Batch-Deferrable"));
 }
 
 #[test]

@@ -2,7 +2,7 @@
 //! stored under, the checks made before any call, and the classification of error answers into
 //! "wait and retry" and "give up now".
 
-use crate::core::provider_text::{clip, parse_retry_after};
+use crate::core::provider_text::{clip, code_part, parse_retry_after, Kind, Provider, ProviderFailure};
 use crate::core::voices::Voice;
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde_json::{json, Map, Value};
@@ -186,39 +186,55 @@ pub fn clip_key(story_id: &str, output_format: &str, clip: &ClipSpec) -> String 
 pub enum TtsError {
     /// Busy, throttled, failing or unreachable (429 of any kind, 408, 5xx, timeouts, a broken
     /// audio body): back off, after `retry_after_secs` when the service said, and retry.
-    Transient { reason: String, retry_after_secs: Option<u32> },
-    /// The request cannot succeed as it is (bad key, no quota, unknown voice, text too long,
-    /// other 4xx): fail at once. `code` is `tts_` + ElevenLabs' `detail.status`; `message` says
-    /// what ElevenLabs said, without any key.
+    Transient { failure: ProviderFailure, retry_after_secs: Option<u32> },
+    /// ElevenLabs refused the request as it is (bad key, no quota, unknown voice, other 4xx):
+    /// fail at once. `code` is `tts_` + ElevenLabs' `detail.status`.
+    Refused { code: String, failure: ProviderFailure },
+    /// Refused here before any call (blank or too long a line); `message` is ours.
     Permanent { code: String, message: String },
 }
 
 impl TtsError {
     /// For timeouts and network failures, which the caller observes before any status exists.
-    pub fn transient(reason: impl Into<String>) -> Self {
-        TtsError::Transient { reason: reason.into(), retry_after_secs: None }
+    pub fn no_answer(kind: Kind, detail: impl Into<String>) -> Self {
+        TtsError::Transient { failure: ProviderFailure::without_answer(Provider::ElevenLabs, kind, detail), retry_after_secs: None }
+    }
+
+    /// A 2xx whose body is not usable audio: worth another try.
+    pub fn broken(detail: impl Into<String>) -> Self {
+        TtsError::no_answer(Kind::BrokenAnswer, detail)
     }
 
     /// The `code` of the chapter's or task's `{code, message}` error.
     pub fn code(&self) -> String {
         match self {
             TtsError::Transient { .. } => "tts_unavailable".into(),
-            TtsError::Permanent { code, .. } => code.clone(),
+            TtsError::Refused { code, .. } | TtsError::Permanent { code, .. } => code.clone(),
         }
     }
 
-    /// The `message` of that error, for a person.
-    pub fn message(&self) -> String {
+    /// The `message` of that error, for a person: short and plain, never ElevenLabs' own text
+    /// (see `provider_text`). `retries`: how often the job tried again before this.
+    pub fn message(&self, retries: u32) -> String {
         match self {
-            TtsError::Transient { reason, .. } => format!("The speech service is unavailable: {reason}"),
+            TtsError::Transient { failure, .. } => failure.user_message(retries),
+            TtsError::Refused { failure, .. } => failure.user_message(0),
             TtsError::Permanent { message, .. } => message.clone(),
+        }
+    }
+
+    /// ElevenLabs' side of the failure, when there is one.
+    pub fn provider_failure(&self) -> Option<&ProviderFailure> {
+        match self {
+            TtsError::Transient { failure, .. } | TtsError::Refused { failure, .. } => Some(failure),
+            TtsError::Permanent { .. } => None,
         }
     }
 
     pub fn retry_after_secs(&self) -> Option<u32> {
         match self {
             TtsError::Transient { retry_after_secs, .. } => *retry_after_secs,
-            TtsError::Permanent { .. } => None,
+            _ => None,
         }
     }
 
@@ -229,7 +245,10 @@ impl TtsError {
 
 impl fmt::Display for TtsError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.code(), self.message())
+        match self.provider_failure() {
+            Some(p) => write!(f, "{}: {}", self.code(), p.detail),
+            None => write!(f, "{}: {}", self.code(), self.message(0)),
+        }
     }
 }
 
@@ -239,20 +258,31 @@ impl std::error::Error for TtsError {}
 pub fn classify_error(status: u16, retry_after: Option<&str>, body: &str) -> TtsError {
     let d = Detail::from_body(body);
     // An exhausted quota stays exhausted however long we wait, whatever status carries it.
-    let quota = d.status.as_deref() == Some("quota_exceeded");
-    match status {
-        408 | 429 | 500..=599 if !quota => {
-            TtsError::Transient { reason: d.reason(status), retry_after_secs: parse_retry_after(retry_after) }
-        }
-        _ => {
-            let code = match (&d.status, d.validation) {
-                (Some(s), _) => format!("tts_{s}"),
-                (None, true) => "tts_invalid_request".to_string(),
-                (None, false) => "tts_rejected".to_string(),
-            };
-            TtsError::Permanent { code, message: format!("ElevenLabs refused the request: {}", d.reason(status)) }
-        }
+    let kind = match (d.status.as_deref(), status) {
+        (Some("quota_exceeded"), _) => Kind::OutOfQuota,
+        (Some("invalid_api_key"), _) => Kind::BadKey,
+        (Some("missing_permissions"), _) => Kind::NoPermission,
+        (Some("voice_not_found"), _) => Kind::NotFound,
+        // ElevenLabs throttles with 429 only; a 409 is a refusal there.
+        (_, 409) => Kind::Refused,
+        (_, s) => Kind::of_status(s),
+    };
+    let failure = ProviderFailure {
+        provider: Provider::ElevenLabs,
+        kind,
+        status: Some(status),
+        code: d.status.clone(),
+        detail: clip(&redact(&d.message), 300),
+    };
+    if kind.is_transient() {
+        return TtsError::Transient { failure, retry_after_secs: parse_retry_after(retry_after) };
     }
+    let code = match (&d.status, d.validation) {
+        (Some(s), _) => format!("tts_{s}"),
+        (None, true) => "tts_invalid_request".to_string(),
+        (None, false) => "tts_rejected".to_string(),
+    };
+    TtsError::Refused { code, failure }
 }
 
 /// Max characters of text per request for a model. `eleven_v3` (and its previews) is taken at
@@ -299,10 +329,10 @@ pub fn characters(texts: &[&str]) -> u64 {
 /// ID3 tag or an MPEG frame sync). Anything else is a broken answer, worth another try.
 pub fn check_audio(body: &[u8]) -> Result<(), TtsError> {
     match body {
-        [] => Err(TtsError::transient("the audio body is empty")),
+        [] => Err(TtsError::broken("the audio body is empty")),
         [b'I', b'D', b'3', ..] => Ok(()),
         [0xFF, b, ..] if b & 0xE0 == 0xE0 => Ok(()),
-        _ => Err(TtsError::transient("the audio body is not MP3")),
+        _ => Err(TtsError::broken("the audio body is not MP3")),
     }
 }
 
@@ -342,16 +372,6 @@ impl Detail {
             _ => Detail { status: None, message: collapse(body), validation: false },
         }
     }
-
-    /// Status, ElevenLabs' status word and its message, key-like strings removed: these reasons
-    /// reach logs and the API.
-    fn reason(&self, status: u16) -> String {
-        let message = clip(&redact(&self.message), 300);
-        match &self.status {
-            Some(s) => format!("HTTP {status} ({s}): {message}"),
-            None => format!("HTTP {status}: {message}"),
-        }
-    }
 }
 
 /// `body.text: Field required` from one pydantic error.
@@ -367,18 +387,6 @@ fn validation_item(item: &Value) -> String {
     } else {
         format!("{}: {msg}", loc.join("."))
     }
-}
-
-/// ElevenLabs' status word as part of an error code: lowercase letters, digits and `_`, short.
-fn code_part(s: &str) -> Option<String> {
-    let c: String = s
-        .trim()
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' })
-        .take(60)
-        .collect();
-    let c = c.trim_matches('_').to_string();
-    (!c.is_empty()).then_some(c)
 }
 
 fn collapse(body: &str) -> String {
@@ -439,10 +447,12 @@ mod tests {
         TtsSettings::new("http://127.0.0.1:8790/", None, None).unwrap()
     }
 
+    /// (code, message) of our own refusals; (code, ElevenLabs' detail) of its refusals.
     fn permanent(e: TtsError) -> (String, String) {
         match e {
             TtsError::Permanent { code, message } => (code, message),
-            other => panic!("expected Permanent, got {other:?}"),
+            TtsError::Refused { code, failure } => (code, failure.detail),
+            other => panic!("expected a refusal, got {other:?}"),
         }
     }
 
@@ -608,10 +618,17 @@ mod tests {
             assert_eq!(
                 e,
                 TtsError::Transient {
-                    reason: format!("HTTP 429 ({status}): Please slow down."),
+                    failure: ProviderFailure {
+                        provider: Provider::ElevenLabs,
+                        kind: Kind::RateLimited,
+                        status: Some(429),
+                        code: Some(status.into()),
+                        detail: "Please slow down.".into()
+                    },
                     retry_after_secs: Some(3)
                 }
             );
+            assert_eq!(e.message(2), format!("ElevenLabs is rate limiting (HTTP 429, {status}); the job retried 2 times; try again later."));
             assert_eq!(e.code(), "tts_unavailable");
             assert_eq!(e.retry_after_secs(), Some(3));
             assert!(e.is_transient());
@@ -627,17 +644,9 @@ mod tests {
     #[test]
     fn server_errors_and_timeouts_are_transient() {
         let e = classify_error(500, None, &detail("internal_server_error", "An internal server error occurred."));
-        assert_eq!(
-            e,
-            TtsError::Transient {
-                reason: "HTTP 500 (internal_server_error): An internal server error occurred.".into(),
-                retry_after_secs: None
-            }
-        );
-        assert_eq!(
-            e.message(),
-            "The speech service is unavailable: HTTP 500 (internal_server_error): An internal server error occurred."
-        );
+        assert!(e.is_transient());
+        assert_eq!(e.provider_failure().unwrap().detail, "An internal server error occurred.");
+        assert_eq!(e.message(0), "ElevenLabs is failing (HTTP 500, internal_server_error); try again later.");
         let e =
             classify_error(503, Some("10"), &detail("service_unavailable", "The service is temporarily unavailable."));
         assert!(e.is_transient());
@@ -645,38 +654,55 @@ mod tests {
         for status in [408, 502, 504, 520, 599] {
             assert!(classify_error(status, None, "").is_transient(), "{status}");
         }
-        let t = TtsError::transient("timed out after 60 s");
-        assert_eq!(t, TtsError::Transient { reason: "timed out after 60 s".into(), retry_after_secs: None });
-        assert_eq!(t.to_string(), "tts_unavailable: The speech service is unavailable: timed out after 60 s");
+        let t = TtsError::no_answer(Kind::TimedOut { secs: 60 }, "no answer within 60 s");
+        assert!(t.is_transient());
+        assert_eq!(t.message(3), "ElevenLabs did not answer within 60 s; the job retried 3 times; try again later.");
+        assert_eq!(t.to_string(), "tts_unavailable: no answer within 60 s");
     }
 
     #[test]
     fn refusals_are_permanent_with_elevenlabs_status_and_message() {
         let cases = [
-            (401, "invalid_api_key", "Invalid API key", "tts_invalid_api_key"),
-            (400, "voice_not_found", "A voice with the voice_id abc was not found.", "tts_voice_not_found"),
+            (401, "invalid_api_key", "Invalid API key", "tts_invalid_api_key", "check ELEVENLABS_API_KEY."),
+            (400, "voice_not_found", "A voice with the voice_id abc was not found.", "tts_voice_not_found", "a voice was not found; check the story's voices."),
             (
                 401,
                 "quota_exceeded",
                 "This request exceeds your quota of 10000. You have 34 credits remaining, while 120 credits are required for this request.",
                 "tts_quota_exceeded",
+                "the account's quota or credits are used up; check its plan and billing.",
             ),
             (
                 400,
                 "max_character_limit_exceeded",
                 "You are trying to generate 12000 characters, but the maximum allowed per request is 10000 characters.",
                 "tts_max_character_limit_exceeded",
+                "",
             ),
-            (400, "empty_text", "The text must not be empty.", "tts_empty_text"),
-            (403, "missing_permissions", "The API key is missing the permission text_to_speech.", "tts_missing_permissions"),
+            (400, "empty_text", "The text must not be empty.", "tts_empty_text", ""),
+            (
+                403,
+                "missing_permissions",
+                "The API key is missing the permission text_to_speech.",
+                "tts_missing_permissions",
+                "the key lacks a permission this needs; check ELEVENLABS_API_KEY.",
+            ),
         ];
-        for (status, word, msg, code) in cases {
+        for (status, word, msg, code, advice) in cases {
             let e = classify_error(status, Some("5"), &detail(word, msg));
             assert_eq!(e.retry_after_secs(), None);
             assert_eq!(e.code(), code);
+            let shown = e.message(0);
+            let want = if advice.is_empty() {
+                format!("ElevenLabs refused the request (HTTP {status}, {word}); the service's log has ElevenLabs's reason.")
+            } else {
+                format!("ElevenLabs refused the request (HTTP {status}, {word}): {advice}")
+            };
+            assert_eq!(shown, want);
+            assert!(!shown.contains(msg), "ElevenLabs' own text stays in the logs: {shown}");
             let (c, m) = permanent(e);
             assert_eq!(c, code);
-            assert_eq!(m, format!("ElevenLabs refused the request: HTTP {status} ({word}): {msg}"));
+            assert_eq!(m, msg);
         }
         // However it arrives, an exhausted quota does not come back by waiting.
         let (c, _) = permanent(classify_error(429, Some("1"), &detail("quota_exceeded", "Out of credits.")));
@@ -699,34 +725,32 @@ mod tests {
         assert_eq!(code, "tts_invalid_request");
         assert_eq!(
             message,
-            "ElevenLabs refused the request: HTTP 422: body.text: Field required; body.previous_request_ids: List should have at most 3 items after validation, not 4; body.0: third (and 1 more)"
+            "body.text: Field required; body.previous_request_ids: List should have at most 3 items after validation, not 4; body.0: third (and 1 more)"
         );
         let (_, message) = permanent(classify_error(422, None, r#"{"detail": [{"msg": "bad"}]}"#));
-        assert_eq!(message, "ElevenLabs refused the request: HTTP 422: bad");
+        assert_eq!(message, "bad");
     }
 
     #[test]
     fn odd_bodies() {
         let (code, message) = permanent(classify_error(404, None, "<html>\n <body>Not   Found</body>\n</html>"));
         assert_eq!(code, "tts_rejected");
-        assert_eq!(message, "ElevenLabs refused the request: HTTP 404: <html> <body>Not Found</body> </html>");
+        assert_eq!(message, "<html> <body>Not Found</body> </html>");
         let (code, message) = permanent(classify_error(404, None, r#"{"detail": "Not Found"}"#));
-        assert_eq!(
-            (code.as_str(), message.as_str()),
-            ("tts_rejected", "ElevenLabs refused the request: HTTP 404: Not Found")
-        );
+        assert_eq!((code.as_str(), message.as_str()), ("tts_rejected", "Not Found"));
         let (_, message) = permanent(classify_error(400, None, ""));
-        assert_eq!(message, "ElevenLabs refused the request: HTTP 400: (empty body)");
+        assert_eq!(message, "(empty body)");
         let e = classify_error(502, None, "Bad gateway");
-        assert_eq!(e.message(), "The speech service is unavailable: HTTP 502: Bad gateway");
+        assert_eq!(e.message(0), "ElevenLabs is failing (HTTP 502); try again later.");
+        assert!(!classify_error(409, None, "").is_transient(), "ElevenLabs throttles with 429 only");
         // A detail object without a message keeps the raw body as the reason.
         let (code, message) = permanent(classify_error(400, None, r#"{"detail": {"status": "odd"}}"#));
         assert_eq!(code, "tts_odd");
         assert!(message.ends_with(r#"{"detail": {"status": "odd"}}"#), "{message}");
         let long = detail("bad_request", &"x".repeat(5000));
         let (_, message) = permanent(classify_error(400, None, &long));
-        assert!(message.chars().count() < 400 && message.ends_with('…'));
-        assert!(matches!(classify_error(302, None, ""), TtsError::Permanent { .. }));
+        assert!(message.chars().count() <= 301 && message.ends_with('…'));
+        assert!(matches!(classify_error(302, None, ""), TtsError::Refused { .. }));
     }
 
     #[test]
@@ -735,13 +759,12 @@ mod tests {
         let legacy = "0123456789abcdef0123456789abcdef";
         let body = detail("invalid_api_key", &format!("Invalid API key: {key} (was {legacy})."));
         let e = classify_error(401, None, &body);
-        assert!(!e.message().contains(&key) && !e.message().contains(legacy), "{}", e.message());
-        assert_eq!(
-            e.message(),
-            "ElevenLabs refused the request: HTTP 401 (invalid_api_key): Invalid API key: [redacted] (was [redacted])."
-        );
+        let logged = e.provider_failure().unwrap().detail.clone();
+        assert!(!logged.contains(&key) && !logged.contains(legacy), "{logged}");
+        assert_eq!(logged, "Invalid API key: [redacted] (was [redacted]).");
+        assert_eq!(e.message(0), "ElevenLabs refused the request (HTTP 401, invalid_api_key): check ELEVENLABS_API_KEY.");
         let e = classify_error(503, None, &detail("busy", &format!("key {key}")));
-        assert!(!e.message().contains(&key));
+        assert!(!e.provider_failure().unwrap().detail.contains(&key) && !e.to_string().contains(&key));
         // Voice ids and ordinary words are left alone.
         assert_eq!(redact("voice_id JBFqnCBsd6RMkjVDRZzb task_sk_x"), "voice_id JBFqnCBsd6RMkjVDRZzb task_sk_x");
     }
@@ -783,11 +806,11 @@ mod tests {
 
     #[test]
     fn audio_body_sniffing() {
-        assert_eq!(check_audio(b""), Err(TtsError::transient("the audio body is empty")));
+        assert_eq!(check_audio(b""), Err(TtsError::broken("the audio body is empty")));
         assert_eq!(check_audio(b"ID3\x04\x00"), Ok(()));
         assert_eq!(check_audio(&[0xFF, 0xFB, 0x90, 0x64]), Ok(()));
         assert_eq!(check_audio(&[0xFF, 0xF3, 0x00]), Ok(()));
-        assert_eq!(check_audio(&[0x00, 0xFF, 0xFB]), Err(TtsError::transient("the audio body is not MP3")));
+        assert_eq!(check_audio(&[0x00, 0xFF, 0xFB]), Err(TtsError::broken("the audio body is not MP3")));
         assert!(check_audio(br#"{"detail": "x"}"#).is_err());
         assert!(check_audio(&[0xFF]).is_err());
     }

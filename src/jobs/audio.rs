@@ -39,12 +39,33 @@ fn audio_invalid(chapter: u32, message: impl Into<String>) -> Failure {
     Failure::Fatal { chapter, error: ErrorInfo::new("audio_invalid", message) }
 }
 
-fn tts_failure(chapter: u32, limit: u32, e: TtsError) -> Failure {
+/// A TTS failure of `chapter` as the step settles it. A transient one fails the task only
+/// after `limit` retries in a row, so its message says so; ElevenLabs' own text goes to the
+/// log alone.
+fn tts_failure(ctx: &StepCtx<'_>, key: &str, chapter: u32, limit: u32, e: TtsError) -> Failure {
+    if let Some(p) = e.provider_failure() {
+        super::provider_log::provider_failure(ctx, chapter, p, &[key, &ctx.jobs.openai_api_key]);
+    }
+    let error = ErrorInfo::new(e.code(), e.message(limit));
     match e {
-        TtsError::Transient { reason, retry_after_secs } => {
-            Failure::Transient { chapter, limit, retry_after: retry_after_secs, error: ErrorInfo::new("tts_unavailable", reason) }
+        TtsError::Transient { retry_after_secs, .. } => Failure::Transient { chapter, limit, retry_after: retry_after_secs, error },
+        _ => Failure::Fatal { chapter, error },
+    }
+}
+
+/// Why one clip was not made: ElevenLabs (or its answer), or storing it in R2, which is
+/// storage trouble like any other (the step is given back for redelivery).
+enum ClipError {
+    Tts(TtsError),
+    Storage(String),
+}
+
+impl ClipError {
+    fn into_failure(self, ctx: &StepCtx<'_>, key: &str, chapter: u32, limit: u32) -> Failure {
+        match self {
+            ClipError::Tts(e) => tts_failure(ctx, key, chapter, limit, e),
+            ClipError::Storage(reason) => Failure::Broken(reason),
         }
-        e => Failure::Fatal { chapter, error: ErrorInfo::new(e.code(), e.message()) },
     }
 }
 
@@ -154,7 +175,7 @@ impl AudioRun<'_> {
             return Err(audio_invalid(number, "the script has no spoken lines"));
         }
         for l in &lines {
-            tts::check_text(&l.spec.voice.model_id, l.spec.text).map_err(|e| tts_failure(number, 0, e))?;
+            tts::check_text(&l.spec.voice.model_id, l.spec.text).map_err(|e| tts_failure(self.ctx, &self.settings.elevenlabs_api_key, number, 0, e))?;
         }
 
         let existing = existing_clips(self.bucket, story_id, &self.ctx.sub).await?;
@@ -268,7 +289,7 @@ impl AudioRun<'_> {
             }
             Err(e) => {
                 stop.set(true);
-                Err(tts_failure(number, self.settings.transient_retries, e))
+                Err(e.into_failure(self.ctx, &self.settings.elevenlabs_api_key, number, self.settings.transient_retries))
             }
         }
     }
@@ -276,16 +297,16 @@ impl AudioRun<'_> {
     /// One clip: a paid call, then the clip stored with its facts. The characters are owed
     /// from the moment the provider answered, usable or not, so they are queued for the usage
     /// log before anything else can fail.
-    async fn synthesize_and_store(&self, line: &Line<'_>, unlogged: &RefCell<Vec<Made>>) -> Result<(), TtsError> {
+    async fn synthesize_and_store(&self, line: &Line<'_>, unlogged: &RefCell<Vec<Made>>) -> Result<(), ClipError> {
         let (url, body) = tts::request(&self.settings.tts, &line.spec);
-        let bytes = elevenlabs::synthesize(self.settings, &url, &body, &self.ctx.sub).await?;
+        let bytes = elevenlabs::synthesize(self.settings, &url, &body, &self.ctx.sub).await.map_err(ClipError::Tts)?;
         let characters = tts::characters(&[line.spec.text]);
         unlogged.borrow_mut().push(Made { model: line.spec.voice.model_id.clone(), characters, key: line.key.clone() });
         // A 200 that is not usable MP3 is the provider's hiccup: never stored, retried.
         let clip = match Clip::parse(bytes) {
             Ok(c) if !c.is_silent() => c,
-            Ok(_) => return Err(TtsError::transient("the TTS answer is silent")),
-            Err(e) => return Err(TtsError::transient(format!("the TTS answer is not usable audio: {e}"))),
+            Ok(_) => return Err(ClipError::Tts(TtsError::broken("the audio is silent"))),
+            Err(e) => return Err(ClipError::Tts(TtsError::broken(format!("the audio is not usable: {e}")))),
         };
         let facts = ClipFacts::of(&clip);
         let metadata: HashMap<String, String> = facts.to_metadata().into_iter().collect();
@@ -296,7 +317,7 @@ impl AudioRun<'_> {
             .custom_metadata(metadata)
             .execute()
             .await
-            .map_err(|e| TtsError::transient(format!("storing the clip failed: {e}")))?;
+            .map_err(|e| ClipError::Storage(format!("storing the clip failed: {e}")))?;
         Ok(())
     }
 

@@ -5,6 +5,7 @@
 pub mod dead_letter;
 pub mod audio;
 pub mod probe;
+mod provider_log;
 mod step;
 pub mod story;
 pub mod sweeper;

@@ -28,9 +28,14 @@ async fn run(ctx: &StepCtx<'_>) -> Result<Outcome, Failure> {
     StoryRun { ctx, story: &story }.next_chapter().await
 }
 
-/// An LLM failure of chapter `n` as the step settles it.
+/// An LLM failure of chapter `n` as the step settles it. A transient one fails the task only
+/// after `transient_retries` retries in a row, so its message says so; OpenAI's own text goes
+/// to the log alone.
 fn llm_failure(ctx: &StepCtx<'_>, n: u32, e: LlmError) -> Failure {
-    let error = ErrorInfo::new(e.code(), e.message());
+    if let Some(p) = e.provider_failure() {
+        super::provider_log::provider_failure(ctx, n, p, &[&ctx.jobs.openai_api_key]);
+    }
+    let error = ErrorInfo::new(e.code(), e.message(ctx.jobs.transient_retries));
     match e {
         LlmError::Transient { retry_after_secs, .. } => Failure::Transient { chapter: n, limit: ctx.jobs.transient_retries, retry_after: retry_after_secs, error },
         _ => Failure::Fatal { chapter: n, error },
@@ -99,7 +104,7 @@ impl StoryRun<'_> {
                     Ok::<_, Failure>((q, c))
                 }
                 StoryStep::Enhance => {
-                    let base = row.script.clone().ok_or_else(|| llm_failure(self.ctx, number, LlmError::Permanent("no script to enhance".into())))?;
+                    let base = row.script.clone().ok_or_else(|| llm_failure(self.ctx, number, LlmError::local("no script to enhance")))?;
                     let body = llm::enhance_request(&self.ctx.jobs.llm, &cx, &base);
                     let (script, c) = self.call(number, step, &body, llm::parse_script).await?;
                     row.work.has_enhanced = true;
@@ -109,7 +114,7 @@ impl StoryRun<'_> {
                     Ok((q, c))
                 }
                 StoryStep::Summary => {
-                    let script = row.best_script().cloned().ok_or_else(|| llm_failure(self.ctx, number, LlmError::Permanent("no script to summarise".into())))?;
+                    let script = row.best_script().cloned().ok_or_else(|| llm_failure(self.ctx, number, LlmError::local("no script to summarise")))?;
                     let body = llm::summary_request(&self.ctx.jobs.llm, &cx, &script);
                     let (summary, c) = self.call(number, step, &body, llm::parse_summary).await?;
                     row.work.has_summary = true;

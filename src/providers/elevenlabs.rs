@@ -1,5 +1,6 @@
 //! ElevenLabs text-to-speech: sends what `core::tts` built and classifies failures with it.
 
+use crate::core::provider_text::Kind;
 use crate::core::tts::{classify_error, TtsError};
 use crate::platform::{fetch_within, FetchFailure, Subrequests};
 use crate::settings::AudioSettings;
@@ -22,7 +23,7 @@ pub async fn synthesize(settings: &AudioSettings, url: &str, body: &Value, count
     match fetch_within(req, Duration::from_secs(secs), counter).await {
         Ok(r) if (200..300).contains(&r.status) => Ok(r.body),
         Ok(r) => Err(classify_error(r.status, r.retry_after.as_deref(), &String::from_utf8_lossy(&r.body))),
-        Err(FetchFailure::TimedOut) => Err(TtsError::transient(format!("ElevenLabs did not answer within {secs} s"))),
-        Err(FetchFailure::Failed(e)) => Err(TtsError::transient(format!("ElevenLabs unreachable: {e}"))),
+        Err(FetchFailure::TimedOut) => Err(TtsError::no_answer(Kind::TimedOut { secs }, format!("no answer within {secs} s"))),
+        Err(FetchFailure::Failed(e)) => Err(TtsError::no_answer(Kind::Unreachable, format!("fetch failed: {e}"))),
     }
 }

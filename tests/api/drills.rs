@@ -316,7 +316,7 @@ fn a_step_that_fails_on_every_delivery_ends_the_task_in_bounded_time() {
     let took = began.elapsed();
     assert_eq!(end["status"], "failed", "{end}");
     assert_eq!(end["error"]["code"], "tts_unavailable");
-    assert!(end["error"]["message"].as_str().unwrap().contains("ElevenLabs unreachable"), "{end}");
+    assert!(end["error"]["message"].as_str().unwrap().contains("ElevenLabs could not be reached"), "{end}");
     let c = chapter(&stack, &key, &story, 1);
     assert_eq!(c["status"], "failed");
     assert_eq!(c["error"]["code"], "tts_unavailable");

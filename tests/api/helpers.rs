@@ -134,9 +134,26 @@ pub fn assert_spoken(tts_requests: &[Value]) {
 }
 
 fn bash(script: &str) {
-    let st = Command::new("bash").arg("-c").arg(script).current_dir(root()).status().expect("bash");
+    bash_env(script, &[]);
+}
+
+/// `bash` with `env` set: how a secret reaches a script without being on a command line.
+fn bash_env(script: &str, env: &[(&str, &str)]) {
+    let st = Command::new("bash").arg("-c").arg(script).envs(env.iter().copied()).current_dir(root()).status().expect("bash");
     assert!(st.success(), "failed: {script}");
 }
+
+/// 24 random bytes as hex: a password or token no one else knows.
+pub fn random_secret() -> String {
+    use std::io::Read;
+    let mut b = [0u8; 24];
+    std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut b)).expect("/dev/urandom");
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// Bindings the Worker reads as secrets: they reach `wrangler dev` in an env file, which it
+/// shows as hidden, never as `--var`, whose values it prints at start-up.
+const SECRET_NAMES: [&str; 4] = ["DATABASE_URL", "ADMIN_TOKEN", "OPENAI_API_KEY", "ELEVENLABS_API_KEY"];
 
 /// Runs a child in its own process group so that dropping the stack also ends the processes
 /// it starts (wrangler starts workerd).
@@ -170,12 +187,18 @@ impl TestStack {
         let pg_dir = work_dir.join("pg");
         // A unix socket in the test's own folder only: no TCP port to collide on. The port
         // number only names the socket file.
-        bash(&format!("source scripts/lib/pg.sh && pg_start '{}' 5432 none", pg_dir.display()));
+        // The Worker's role, as scripts/dev.sh makes it: no superuser, owner of its database, a
+        // password of its own.
+        let db_password = random_secret();
+        bash_env(
+            &format!("source scripts/lib/pg.sh && pg_start '{0}' 5432 none && pg_app_db '{0}' 5432 talecast talecast", pg_dir.display()),
+            &[("PG_APP_PASSWORD", &db_password)],
+        );
         let pg_socket = pg_dir.join(".s.PGSQL.5432");
         let mut stack = TestStack {
             base_url: String::new(),
             providers_url: String::new(),
-            admin_token: format!("admin-{}-{}", std::process::id(), work_dir.file_name().unwrap().to_string_lossy()),
+            admin_token: format!("admin-{}", random_secret()),
             work_dir: work_dir.clone(),
             neon_url: String::new(),
             database_url: String::new(),
@@ -203,7 +226,7 @@ impl TestStack {
 
         // devstack ignores the host (every login goes to its --pg-addr), as for Neon's proxy
         // the host names the endpoint; the Worker sends this string with every query.
-        let database_url = "postgresql://postgres:postgres@127.0.0.1:5432/postgres".to_string();
+        let database_url = format!("postgresql://talecast:{db_password}@127.0.0.1:5432/talecast");
         stack.neon_url = neon.clone();
         stack.database_url = database_url.clone();
         let st = Command::new(&devstack)
@@ -238,7 +261,19 @@ impl TestStack {
             ("CORS_ALLOWED_ORIGINS".into(), "https://app.example".into()),
         ];
         all_vars.extend(vars.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-        for (k, v) in all_vars {
+        let (secrets, plain): (Vec<_>, Vec<_>) = all_vars.into_iter().partition(|(k, _)| SECRET_NAMES.contains(&k.as_str()));
+        // Later entries (the test's own) win, as they would as repeated `--var`s.
+        let mut env_file = String::new();
+        for name in SECRET_NAMES {
+            if let Some((_, v)) = secrets.iter().rev().find(|(k, _)| k == name) {
+                assert!(!v.contains(['\n', '\'', '"', '$']), "{name} would need quoting in an env file");
+                env_file.push_str(&format!("{name}={v}\n"));
+            }
+        }
+        let env_path = work_dir.join("worker-secrets.env");
+        std::fs::write(&env_path, env_file).unwrap();
+        args.extend(["--env-file".to_string(), env_path.display().to_string()]);
+        for (k, v) in plain {
             args.push("--var".into());
             args.push(format!("{k}:{v}"));
         }

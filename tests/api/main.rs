@@ -6,9 +6,11 @@ mod audio;
 mod bench;
 mod drills;
 mod health;
+mod local_security;
 mod queue;
 mod round_trips;
 mod routing;
+mod secrets;
 mod stories;
 mod support;
 

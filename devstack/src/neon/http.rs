@@ -1,6 +1,11 @@
-//! The HTTP surface: `POST /sql`, `OPTIONS /sql` (CORS), `GET /__admin/requests` (how many
-//! `POST /sql` requests arrived, for tests that count round trips; Neon has no such route),
-//! and 400 for anything else.
+//! The HTTP surface: `POST /sql`, `GET /__admin/requests` (how many `POST /sql` requests
+//! arrived, for tests that count round trips; Neon has no such route), and 400 for anything
+//! else, `OPTIONS` included.
+//!
+//! No CORS header is ever sent, unlike Neon's proxy: this server runs SQL on a developer's
+//! machine, and a web page they visit must not be able to run SQL on it. Without an allowance
+//! a browser refuses the preflight that the `Neon-Connection-String` header requires, so a
+//! page can send nothing that runs a query (and could not read an answer). The Worker and Node's driver do not need CORS.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -21,9 +26,6 @@ use super::{conninfo, exec};
 /// which writes its whole body before reading, gets the 413 instead of a reset connection.
 const DRAIN_LIMIT: usize = 64 * 1024 * 1024;
 
-const ALLOW_HEADERS: &str = "Authorization, Neon-Connection-String, Neon-Raw-Text-Output, \
-     Neon-Array-Mode, Neon-Pool-Opt-In, Neon-Batch-Read-Only, Neon-Batch-Isolation-Level";
-
 /// Every `POST /sql` since the server started, answered or refused: each is a round trip the
 /// Worker paid for.
 static SQL_REQUESTS: AtomicU64 = AtomicU64::new(0);
@@ -42,7 +44,6 @@ pub async fn dispatch(State(pool): State<Arc<Pool>>, req: Request) -> Response {
             SQL_REQUESTS.fetch_add(1, Ordering::SeqCst);
             sql(&pool, &parts.headers, body).await
         }
-        Method::OPTIONS => cors(),
         _ => not_supported(),
     }
 }
@@ -116,7 +117,6 @@ fn json_response(status: StatusCode, json: String) -> Response {
     Response::builder()
         .status(status)
         .header(header::CONTENT_TYPE, "application/json")
-        .header(header::ACCESS_CONTROL_ALLOW_ORIGIN, "*")
         .body(Body::from(json))
         .expect("static headers are valid")
 }
@@ -126,16 +126,4 @@ fn not_supported() -> Response {
         StatusCode::BAD_REQUEST,
         "\"query is not supported\"".to_owned(),
     )
-}
-
-fn cors() -> Response {
-    Response::builder()
-        .status(StatusCode::OK)
-        .header(header::ALLOW, "OPTIONS, POST")
-        .header(header::CONTENT_TYPE, "application/json")
-        .header(header::ACCESS_CONTROL_ALLOW_ORIGIN, "*")
-        .header(header::ACCESS_CONTROL_ALLOW_HEADERS, ALLOW_HEADERS)
-        .header(header::ACCESS_CONTROL_MAX_AGE, "86400")
-        .body(Body::empty())
-        .expect("static headers are valid")
 }

@@ -2,7 +2,7 @@
 //! decides what the job does next: retry the call now (bad answer), retry later (transient),
 //! or give up on the chapter (permanent).
 
-use crate::core::provider_text::{clip, parse_retry_after};
+use crate::core::provider_text::{clip, code_part, parse_retry_after, Kind, Provider, ProviderFailure};
 use crate::core::script::{self, Script};
 use serde_json::Value;
 use std::fmt;
@@ -23,16 +23,21 @@ pub enum LlmError {
     BadAnswer(String),
     /// The service is busy or failing, or the network is: try again later, after
     /// `retry_after_secs` when the service said so.
-    Transient { reason: String, retry_after_secs: Option<u32> },
-    /// The request itself is refused (bad key, bad model, bad request, no quota): retrying the
-    /// same request cannot help.
-    Permanent(String),
+    Transient { failure: ProviderFailure, retry_after_secs: Option<u32> },
+    /// The request itself is refused (bad key, bad model, bad request, no quota), or could not
+    /// be made: retrying the same request cannot help.
+    Permanent(ProviderFailure),
 }
 
 impl LlmError {
     /// For timeouts and network failures, which the caller observes before any status exists.
-    pub fn transient(reason: impl Into<String>) -> Self {
-        LlmError::Transient { reason: reason.into(), retry_after_secs: None }
+    pub fn no_answer(kind: Kind, detail: impl Into<String>) -> Self {
+        LlmError::Transient { failure: ProviderFailure::without_answer(Provider::OpenAi, kind, detail), retry_after_secs: None }
+    }
+
+    /// A request that could not be made at all (a bad URL or header): nothing was sent.
+    pub fn local(detail: impl Into<String>) -> Self {
+        LlmError::Permanent(ProviderFailure::without_answer(Provider::OpenAi, Kind::Local, detail))
     }
 
     /// The `code` of the chapter's or task's `{code, message}` error.
@@ -44,19 +49,29 @@ impl LlmError {
         }
     }
 
-    /// The `message` of that error, for a person.
-    pub fn message(&self) -> String {
+    /// The `message` of that error, for a person: short and plain, never the provider's own
+    /// text (see `provider_text`). `retries`: how often the job tried again before this.
+    pub fn message(&self, retries: u32) -> String {
         match self {
             LlmError::BadAnswer(r) => format!("The language model's answer could not be used: {r}"),
-            LlmError::Transient { reason, .. } => format!("The language model is unavailable: {reason}"),
-            LlmError::Permanent(r) => format!("The language model rejected the request: {r}"),
+            LlmError::Transient { failure, .. } => failure.user_message(retries),
+            LlmError::Permanent(failure) => failure.user_message(0),
         }
     }
 
+    /// What went wrong in full, for logs: the provider's text (redacted) or the bad answer.
     pub fn reason(&self) -> &str {
         match self {
-            LlmError::BadAnswer(r) | LlmError::Permanent(r) => r,
-            LlmError::Transient { reason, .. } => reason,
+            LlmError::BadAnswer(r) => r,
+            LlmError::Transient { failure, .. } | LlmError::Permanent(failure) => &failure.detail,
+        }
+    }
+
+    /// The provider's side of the failure, when there is one (not for unusable answers).
+    pub fn provider_failure(&self) -> Option<&ProviderFailure> {
+        match self {
+            LlmError::BadAnswer(_) => None,
+            LlmError::Transient { failure, .. } | LlmError::Permanent(failure) => Some(failure),
         }
     }
 
@@ -80,19 +95,17 @@ impl std::error::Error for LlmError {}
 pub fn classify(status: u16, retry_after: Option<&str>, body: &str) -> Result<Completion, LlmError> {
     match status {
         200..=299 => completion(body),
-        429 => {
+        _ => {
             let err = ApiError::from_body(body);
             // OpenAI answers 429 for an exhausted balance too; waiting does not refill it.
-            if err.is("insufficient_quota") {
-                return Err(LlmError::Permanent(err.reason(status)));
+            let kind = if err.is("insufficient_quota") { Kind::OutOfQuota } else { Kind::of_status(status) };
+            let failure = err.failure(status, kind);
+            if kind.is_transient() {
+                Err(LlmError::Transient { failure, retry_after_secs: parse_retry_after(retry_after) })
+            } else {
+                Err(LlmError::Permanent(failure))
             }
-            Err(LlmError::Transient { reason: err.reason(status), retry_after_secs: parse_retry_after(retry_after) })
         }
-        408 | 409 | 500..=599 => Err(LlmError::Transient {
-            reason: ApiError::from_body(body).reason(status),
-            retry_after_secs: parse_retry_after(retry_after),
-        }),
-        _ => Err(LlmError::Permanent(ApiError::from_body(body).reason(status))),
     }
 }
 
@@ -173,13 +186,15 @@ impl ApiError {
         self.code.as_deref() == Some(code) || self.kind.as_deref() == Some(code)
     }
 
-    /// Status, OpenAI's code, and its message with anything key-like removed: OpenAI echoes a
-    /// masked key in 401 messages, and these reasons end up in logs and the API.
-    fn reason(&self, status: u16) -> String {
-        let message = clip(&redact(&self.message), 300);
-        match &self.code {
-            Some(c) => format!("HTTP {status} ({}): {message}", clip(c, 60)),
-            None => format!("HTTP {status}: {message}"),
+    /// OpenAI's code and its message with anything key-like removed (OpenAI echoes a masked
+    /// key in 401 messages); the message is for logs only.
+    fn failure(&self, status: u16, kind: Kind) -> ProviderFailure {
+        ProviderFailure {
+            provider: Provider::OpenAi,
+            kind,
+            status: Some(status),
+            code: self.code.as_deref().and_then(code_part),
+            detail: clip(&redact(&self.message), 300),
         }
     }
 }
@@ -324,13 +339,10 @@ mod tests {
     fn rate_limit_is_transient_with_retry_after() {
         let body = json!({"error": {"message": "Rate limit reached for gpt-4o-mini.", "type": "requests", "code": "rate_limit_exceeded"}}).to_string();
         let e = classify(429, Some("7"), &body).unwrap_err();
-        assert_eq!(
-            e,
-            LlmError::Transient {
-                reason: "HTTP 429 (rate_limit_exceeded): Rate limit reached for gpt-4o-mini.".into(),
-                retry_after_secs: Some(7)
-            }
-        );
+        let LlmError::Transient { failure, retry_after_secs: Some(7) } = &e else { panic!("{e:?}") };
+        assert_eq!((failure.kind, failure.status, failure.code.as_deref()), (Kind::RateLimited, Some(429), Some("rate_limit_exceeded")));
+        assert_eq!(e.reason(), "Rate limit reached for gpt-4o-mini.");
+        assert_eq!(e.message(4), "OpenAI is rate limiting (HTTP 429, rate_limit_exceeded); the job retried 4 times; try again later.");
         assert_eq!(e.code(), "llm_unavailable");
         assert_eq!(e.retry_after_secs(), Some(7));
         assert_eq!(classify(429, None, &body).unwrap_err().retry_after_secs(), None);
@@ -348,8 +360,9 @@ mod tests {
                                     "type": "insufficient_quota", "code": "insufficient_quota"}})
             .to_string();
         let e = classify(429, Some("1"), &body).unwrap_err();
-        assert!(matches!(&e, LlmError::Permanent(r) if r.contains("exceeded your current quota")), "{e:?}");
+        assert!(matches!(&e, LlmError::Permanent(f) if f.kind == Kind::OutOfQuota && f.detail.contains("exceeded your current quota")), "{e:?}");
         assert_eq!(e.code(), "llm_rejected");
+        assert!(!e.message(0).contains("exceeded your current quota"), "the provider's text stays in the logs");
     }
 
     #[test]
@@ -357,16 +370,17 @@ mod tests {
         for status in [500, 502, 503, 504, 408, 409, 520, 529] {
             let e = classify(status, None, "upstream connect error").unwrap_err();
             match e {
-                LlmError::Transient { reason, retry_after_secs: None } => {
-                    assert_eq!(reason, format!("HTTP {status}: upstream connect error"))
+                LlmError::Transient { failure, retry_after_secs: None } => {
+                    assert_eq!((failure.kind, failure.status, failure.detail.as_str()), (Kind::Failing, Some(status), "upstream connect error"))
                 }
                 other => panic!("{status}: {other:?}"),
             }
         }
         assert_eq!(classify(503, Some("30"), "").unwrap_err().retry_after_secs(), Some(30));
         let e = classify(500, None, "<html>\n  <body>Bad   gateway</body>\n</html>").unwrap_err();
-        assert_eq!(e.reason(), "HTTP 500: <html> <body>Bad gateway</body> </html>");
-        assert_eq!(classify(502, None, "").unwrap_err().reason(), "HTTP 502: (empty body)");
+        assert_eq!(e.reason(), "<html> <body>Bad gateway</body> </html>");
+        assert_eq!(e.message(2), "OpenAI is failing (HTTP 500); the job retried 2 times; try again later.");
+        assert_eq!(classify(502, None, "").unwrap_err().reason(), "(empty body)");
     }
 
     #[test]
@@ -376,14 +390,14 @@ mod tests {
             "type": "invalid_request_error", "param": null, "code": "invalid_api_key"}})
         .to_string();
         let e = classify(401, None, &body).unwrap_err();
-        let LlmError::Permanent(reason) = &e else { panic!("{e:?}") };
+        let LlmError::Permanent(failure) = &e else { panic!("{e:?}") };
         assert_eq!(
-            reason,
-            "HTTP 401 (invalid_api_key): Incorrect API key provided: [redacted]. You can find your API key at https://platform.openai.com/account/api-keys."
+            failure.detail,
+            "Incorrect API key provided: [redacted]. You can find your API key at https://platform.openai.com/account/api-keys."
         );
-        assert!(!e.message().contains("sk-") && !e.message().contains("abc123"));
+        assert_eq!(failure.kind, Kind::BadKey);
         assert_eq!(e.code(), "llm_rejected");
-        assert!(e.message().starts_with("The language model rejected the request: HTTP 401"));
+        assert_eq!(e.message(0), "OpenAI refused the request (HTTP 401, invalid_api_key): check OPENAI_API_KEY.");
     }
 
     #[test]
@@ -394,11 +408,16 @@ mod tests {
         let e = classify(400, None, &body).unwrap_err();
         assert_eq!(
             e,
-            LlmError::Permanent(
-                "HTTP 400: Invalid schema for response_format 'chapter_script': In context=(), 'required' is required."
-                    .into()
-            )
+            LlmError::Permanent(ProviderFailure {
+                provider: Provider::OpenAi,
+                kind: Kind::Refused,
+                status: Some(400),
+                code: None,
+                detail: "Invalid schema for response_format 'chapter_script': In context=(), 'required' is required.".into(),
+            })
         );
+        assert_eq!(e.message(0), "OpenAI refused the request (HTTP 400); the service's log has OpenAI's reason.");
+        assert!(matches!(classify(404, None, "{}").unwrap_err(), LlmError::Permanent(f) if f.kind == Kind::NotFound));
         for status in [403, 404, 413, 422] {
             assert!(matches!(classify(status, Some("5"), "{}").unwrap_err(), LlmError::Permanent(_)), "{status}");
         }
@@ -409,7 +428,7 @@ mod tests {
     fn long_error_messages_are_clipped() {
         let body = json!({"error": {"message": "x".repeat(5000)}}).to_string();
         let r = classify(400, None, &body).unwrap_err().reason().to_string();
-        assert!(r.chars().count() < 320 && r.ends_with('…'), "{}", r.len());
+        assert!(r.chars().count() <= 301 && r.ends_with('…'), "{}", r.len());
     }
 
     #[test]
@@ -457,10 +476,13 @@ mod tests {
     fn error_codes_and_messages() {
         let b = LlmError::BadAnswer("the script has no lines".into());
         assert_eq!(b.code(), "bad_llm_answer");
-        assert_eq!(b.message(), "The language model's answer could not be used: the script has no lines");
-        let t = LlmError::transient("timed out after 60 s");
-        assert_eq!(t, LlmError::Transient { reason: "timed out after 60 s".into(), retry_after_secs: None });
-        assert_eq!(t.message(), "The language model is unavailable: timed out after 60 s");
-        assert_eq!(t.to_string(), "llm_unavailable: timed out after 60 s");
+        assert_eq!(b.message(3), "The language model's answer could not be used: the script has no lines");
+        assert!(b.provider_failure().is_none());
+        let t = LlmError::no_answer(Kind::TimedOut { secs: 60 }, "no answer within 60 s");
+        assert_eq!(t.code(), "llm_unavailable");
+        assert_eq!(t.message(2), "OpenAI did not answer within 60 s; the job retried 2 times; try again later.");
+        assert_eq!(t.to_string(), "llm_unavailable: no answer within 60 s");
+        let l = LlmError::local("bad OpenAI URL: relative URL without a base");
+        assert_eq!((l.code(), l.message(0).as_str()), ("llm_rejected", "The request to OpenAI could not be made; the service's log has the reason."));
     }
 }
