@@ -11,6 +11,7 @@ pub mod mp3;
 pub mod neon;
 pub mod provider_text;
 pub mod range;
+pub mod rate_limit;
 pub mod script;
 pub mod task;
 pub mod tts;
