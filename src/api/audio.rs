@@ -28,6 +28,7 @@ pub async fn start(req: &mut Request, ctx: &Ctx, id: &str) -> Result<Response, A
     let (db, user, story) = super::stories::owned(req, ctx, id).await?;
     let id = story.id.clone();
     let r = AudioRequest::parse(body::json(req, ctx).await?, story.num_chapters)?;
+    super::rate_limit::job_start(req, ctx, r.dry_run).await?;
     let all = audio_db::sources(&db, &id, r.chapters.as_deref()).await?;
     let chosen: Vec<AudioSource> = match &r.chapters {
         Some(_) => {

@@ -13,6 +13,7 @@ mod errors;
 mod health;
 mod launch;
 mod probes;
+pub mod rate_limit;
 mod stories;
 mod story_jobs;
 mod tasks;
@@ -22,13 +23,17 @@ mod voices;
 
 pub use errors::ApiError;
 
+use crate::core::rate_limit::Limit;
 use crate::db::Db;
+use std::cell::Cell;
 use crate::settings::{ApiSettings, Settings};
 use worker::{Context, Env, Method, Request, Response};
 
 pub struct Ctx {
     pub env: Env,
     pub api: ApiSettings,
+    /// The limit this request was counted under, for its `X-RateLimit-Limit`.
+    pub rate_limit: Cell<Option<Limit>>,
 }
 
 impl Ctx {
@@ -45,23 +50,29 @@ impl Ctx {
 }
 
 pub async fn handle(mut req: Request, env: Env, _ctx: Context) -> worker::Result<Response> {
-    let ctx = Ctx { api: ApiSettings::from_env(&env), env };
+    let ctx = Ctx { api: ApiSettings::from_env(&env), env, rate_limit: Cell::new(None) };
     let origin = req.headers().get("Origin").ok().flatten();
     let allowed = origin.filter(|o| cors::allowed(&ctx.api, o));
     if req.method() == Method::Options {
         return cors::preflight(allowed.as_deref());
     }
-    let resp = route(&mut req, &ctx).await.unwrap_or_else(ApiError::into_response);
-    cors::decorate(resp, allowed.as_deref())
-}
-
-async fn route(req: &mut Request, ctx: &Ctx) -> Result<Response, ApiError> {
     let path = req.path();
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    // Limits are counted before the route runs, so a request over its limit does nothing.
+    let counted = rate_limit::before(&req, &ctx, req.method().as_ref(), &segments).await;
+    let resp = match counted {
+        Ok(()) => route(&mut req, &ctx, &path, &segments).await.unwrap_or_else(ApiError::into_response),
+        Err(e) => e.into_response(),
+    };
+    let resp = rate_limit::after(&req, &ctx, resp).await;
+    cors::decorate(rate_limit::decorate(resp, &ctx), allowed.as_deref())
+}
+
+async fn route(req: &mut Request, ctx: &Ctx, path: &str, segments: &[&str]) -> Result<Response, ApiError> {
     let m = req.method();
     use Method::*;
-    match (segments.as_slice(), m.clone()) {
-        (["health"], Get) => health::get(ctx).await,
+    match (segments, m.clone()) {
+        (["health"], Get) => health::get(req, ctx).await,
         (["api", "v1", "users"], Post) => users::create(req, ctx).await,
         (["api", "v1", "me"], Get) => users::me(req, ctx).await,
         (["api", "v1", "stories"], Post) => stories::create(req, ctx).await,

@@ -12,6 +12,8 @@ pub async fn generate(req: &mut Request, ctx: &Ctx, id: &str) -> Result<Response
     let (db, user, story) = super::stories::owned(req, ctx, id).await?;
     let id = story.id.clone();
     let r = GenerateRequest::parse(body::json(req, ctx).await?, story.num_chapters)?;
+    // With budgets, generate gains `dry_run` (a write, not a job start): pass it here.
+    super::rate_limit::job_start(req, ctx, false).await?;
     let chosen = match r.chapters {
         Some(list) => list,
         None => chapters_to_generate(&chapters::statuses(&db, &id, None).await?, r.regenerate),
