@@ -70,7 +70,13 @@ pub fn database_failure(e: &NeonError) -> CheckFailure {
         NeonError::Decode(_) => "unexpected answer",
         NeonError::Db(_) | NeonError::Http { .. } | NeonError::Transport(_) => "query failed",
     };
-    CheckFailure::new(reason, e.to_string())
+    // The endpoint's own answer is kept out of the error's text (it reaches logs); the admin
+    // may read it.
+    let detail = match e {
+        NeonError::Http { body, .. } if !body.is_empty() => format!("{e}: {}", body.chars().take(300).collect::<String>()),
+        _ => e.to_string(),
+    };
+    CheckFailure::new(reason, detail)
 }
 
 /// What to answer a health call with.
@@ -158,6 +164,7 @@ mod tests {
             (pg("08006", "connection to server on socket \"/tmp/x/.s.PGSQL.5432\" failed: No such file"), "unreachable"),
             (pg("42P01", "relation \"schema_migrations\" does not exist"), "query failed"),
             (NeonError::Http { status: 502, body: "upstream".into() }, "unreachable"),
+            (NeonError::Http { status: 404, body: "no such endpoint".into() }, "query failed"),
             (NeonError::Transport("connection refused".into()), "unreachable"),
             (NeonError::Transport("the database did not answer within 30 s".into()), "timed out"),
             (NeonError::Decode("missing column".into()), "unexpected answer"),
@@ -166,7 +173,7 @@ mod tests {
         for (e, reason) in cases {
             let f = database_failure(&e);
             assert_eq!(f.reason, reason, "{e}");
-            assert_eq!(f.detail, e.to_string());
+            assert!(f.detail.starts_with(&e.to_string()), "{}", f.detail);
         }
         let f = database_failure(&pg("42P01", "relation \"schema_migrations\" does not exist"));
         let mut r = HealthReport::default();
