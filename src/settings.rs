@@ -4,6 +4,7 @@
 
 use crate::core::cost::PriceTable;
 use crate::core::llm::LlmSettings;
+use crate::core::rate_limit::{Class, Limit};
 use crate::core::tts::TtsSettings;
 use worker::Env;
 
@@ -28,10 +29,15 @@ impl Settings {
     }
 }
 
-/// What the API layer tunes: request size and browser origins.
+/// What the API layer tunes: request size, browser origins, rate limits, the health cache.
 pub struct ApiSettings {
     pub max_body_bytes: usize,
     pub cors_origins: Vec<String>,
+    /// `/health` probes at most once per this many seconds per isolate (0: every call).
+    pub health_probe_secs: u64,
+    /// Each class's limit as its binding is configured (the Worker cannot read a binding's
+    /// own configuration), in `Class::ALL` order.
+    rate_limits: [Limit; 5],
 }
 
 impl ApiSettings {
@@ -41,7 +47,21 @@ impl ApiSettings {
             cors_origins: var(env, "CORS_ALLOWED_ORIGINS")
                 .map(|s| s.split(',').map(|o| o.trim().trim_end_matches('/').to_string()).filter(|o| !o.is_empty()).collect())
                 .unwrap_or_default(),
+            health_probe_secs: number(env, "HEALTH_PROBE_SECS", 30),
+            rate_limits: Class::ALL.map(|c| match var(env, c.setting()).map(|s| Limit::parse(&s)) {
+                Some(Ok(l)) => l,
+                None => c.default_limit(),
+                Some(Err(e)) => {
+                    crate::log::error("setting_invalid", serde_json::json!({ "setting": c.setting(), "reason": e }));
+                    c.default_limit()
+                }
+            }),
         }
+    }
+
+    pub fn rate_limit(&self, class: Class) -> Limit {
+        let i = Class::ALL.iter().position(|c| *c == class).expect("every class is in ALL");
+        self.rate_limits[i]
     }
 }
 

@@ -31,6 +31,7 @@ pub async fn start(req: &mut Request, ctx: &Ctx, id: &str) -> Result<Response, A
     let id = o.story.id.clone();
     let r = AudioRequest::parse(body::json(req, ctx).await?, o.story.num_chapters)?;
     let all = audio_db::sources_from(&o.results[0])?;
+    super::rate_limit::job_start(req, ctx, r.dry_run).await?;
     let speakers = speakers_of(&all);
     let chosen: Vec<AudioSource> = match &r.chapters {
         Some(wanted) => {

@@ -6,7 +6,7 @@ use worker::Response;
 
 const METHODS: &str = "GET, POST, PUT, PATCH, DELETE, OPTIONS";
 const HEADERS: &str = "Authorization, Content-Type, Range, If-Range, If-None-Match, Last-Event-ID";
-const EXPOSED: &str = "Retry-After, ETag, Content-Range, Content-Length, Accept-Ranges";
+const EXPOSED: &str = "Retry-After, ETag, Content-Range, Content-Length, Accept-Ranges, X-RateLimit-Limit";
 
 pub fn allowed(api: &ApiSettings, origin: &str) -> bool {
     api.cors_origins.iter().any(|o| o == "*" || o == origin.trim_end_matches('/'))

@@ -38,6 +38,9 @@ impl ApiError {
     pub fn internal() -> Self {
         Self::new(500, "internal", "something went wrong on our side; it has been logged")
     }
+    pub fn rate_limited(m: impl Into<String>, retry_after: u32) -> Self {
+        ApiError { retry_after: Some(retry_after), ..Self::new(429, "rate_limited", m) }
+    }
     pub fn unavailable(m: impl Into<String>, retry_after: u32) -> Self {
         ApiError { retry_after: Some(retry_after), ..Self::new(503, "unavailable", m) }
     }

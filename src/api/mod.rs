@@ -13,6 +13,7 @@ mod errors;
 mod health;
 mod launch;
 mod probes;
+pub mod rate_limit;
 mod stories;
 mod story_jobs;
 mod tasks;
@@ -22,7 +23,9 @@ mod voices;
 
 pub use errors::ApiError;
 
+use crate::core::rate_limit::Limit;
 use crate::db::Db;
+use std::cell::Cell;
 use crate::settings::{ApiSettings, Settings};
 use worker::{Context, Env, Method, Request, Response};
 
@@ -32,6 +35,8 @@ pub struct Ctx {
     /// Neon round trips this request made: logged with it, so each route's cost is visible in
     /// production logs and checked against the table in docs/API.md by the tests.
     pub round_trips: crate::platform::Subrequests,
+    /// The limit this request was counted under, for its `X-RateLimit-Limit`.
+    pub rate_limit: Cell<Option<Limit>>,
 }
 
 impl Ctx {
@@ -48,27 +53,33 @@ impl Ctx {
 }
 
 pub async fn handle(mut req: Request, env: Env, _ctx: Context) -> worker::Result<Response> {
-    let ctx = Ctx { api: ApiSettings::from_env(&env), env, round_trips: Default::default() };
+    let ctx = Ctx { api: ApiSettings::from_env(&env), env, round_trips: Default::default(), rate_limit: Cell::new(None) };
     let origin = req.headers().get("Origin").ok().flatten();
     let allowed = origin.filter(|o| cors::allowed(&ctx.api, o));
     if req.method() == Method::Options {
         return cors::preflight(allowed.as_deref());
     }
-    let resp = route(&mut req, &ctx).await.unwrap_or_else(ApiError::into_response);
-    crate::log::info(
-        "request_done",
-        serde_json::json!({ "method": req.method().as_ref(), "path": req.path(), "status": resp.status_code(), "db_round_trips": ctx.round_trips.get() }),
-    );
-    cors::decorate(resp, allowed.as_deref())
-}
-
-async fn route(req: &mut Request, ctx: &Ctx) -> Result<Response, ApiError> {
     let path = req.path();
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    // Limits are counted before the route runs, so a request over its limit does nothing.
+    let counted = rate_limit::before(&req, &ctx, req.method().as_ref(), &segments).await;
+    let resp = match counted {
+        Ok(()) => route(&mut req, &ctx, &path, &segments).await.unwrap_or_else(ApiError::into_response),
+        Err(e) => e.into_response(),
+    };
+    let resp = rate_limit::after(&req, &ctx, resp).await;
+    crate::log::info(
+        "request_done",
+        serde_json::json!({ "method": req.method().as_ref(), "path": path, "status": resp.status_code(), "db_round_trips": ctx.round_trips.get() }),
+    );
+    cors::decorate(rate_limit::decorate(resp, &ctx), allowed.as_deref())
+}
+
+async fn route(req: &mut Request, ctx: &Ctx, path: &str, segments: &[&str]) -> Result<Response, ApiError> {
     let m = req.method();
     use Method::*;
-    match (segments.as_slice(), m.clone()) {
-        (["health"], Get) => health::get(ctx).await,
+    match (segments, m.clone()) {
+        (["health"], Get) => health::get(req, ctx).await,
         (["api", "v1", "users"], Post) => users::create(req, ctx).await,
         (["api", "v1", "me"], Get) => users::me(req, ctx).await,
         (["api", "v1", "stories"], Post) => stories::create(req, ctx).await,

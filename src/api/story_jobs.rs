@@ -13,6 +13,8 @@ pub async fn generate(req: &mut Request, ctx: &Ctx, id: &str) -> Result<Response
     let o = super::stories::owned(req, ctx, id, |id| vec![chapters::statuses(id)]).await?;
     let id = o.story.id.clone();
     let r = GenerateRequest::parse(body::json(req, ctx).await?, o.story.num_chapters)?;
+    // With budgets, generate gains `dry_run` (a write, not a job start): pass it here.
+    super::rate_limit::job_start(req, ctx, false).await?;
     let chosen = match r.chapters {
         Some(list) => list,
         None => chapters_to_generate(&chapters::statuses_from(&o.results[0])?, r.regenerate),

@@ -11,6 +11,7 @@ pub mod messages;
 pub mod mp3;
 pub mod neon;
 pub mod provider_text;
+pub mod rate_limit;
 pub mod script;
 pub mod task;
 pub mod tts;

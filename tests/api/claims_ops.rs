@@ -30,7 +30,8 @@ fn consumed_probe(stack: &TestStack) -> String {
 /// an hour and keeps recent ones. `/health` names a failing storage with 503.
 #[test]
 fn admin_tokens_the_diagnostics_sweep_and_a_storage_failure_in_health() {
-    let stack = TestStack::start();
+    // Every health call probes, so the storage failure shows at once.
+    let stack = TestStack::start_with(&[("HEALTH_PROBE_SECS", "0")]);
     let (_, user_key) = stack.create_user("claims-f");
     let task = "00000000-0000-4000-8000-000000000000";
     let routes = [

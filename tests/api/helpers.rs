@@ -571,11 +571,35 @@ impl Drop for TestStack {
 }
 
 impl TestStack {
-    /// SQL requests the local Neon server has received since it started (its admin counter).
+    /// How many SQL requests devstack's Neon endpoint has answered (`GET /__admin/requests`).
     pub fn neon_requests(&self) -> u64 {
-        let url = self.neon_url.replace("/sql", "/__admin/requests");
+        let url = self.neon_url.trim_end_matches("/sql").to_string() + "/__admin/requests";
         let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
         let text = agent.get(&url).call().unwrap().into_body().read_to_string().unwrap();
-        serde_json::from_str::<Value>(&text).unwrap()["requests"].as_u64().unwrap()
+        let v: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{url}: {e}: {text}"));
+        v["requests"].as_u64().unwrap_or_else(|| panic!("{url}: {v}"))
+    }
+}
+
+/// wrangler.toml with the top-level `[[ratelimits]]` binding `name` set to `limit` per 60 s,
+/// and its setting to match (as a native test requires of the real file).
+pub fn with_rate_limit(toml: &str, name: &str, limit: u32) -> String {
+    let at = toml.find(&format!("name = \"{name}\"\n")).unwrap_or_else(|| panic!("no binding {name}"));
+    let simple = at + toml[at..].find("simple = {").expect("simple");
+    let end = simple + toml[simple..].find('\n').unwrap();
+    let toml = format!("{}simple = {{ limit = {limit}, period = 60 }}{}", &toml[..simple], &toml[end..]);
+    let var = format!("{name}_LIMIT = \"");
+    let at = toml.find(&var).unwrap_or_else(|| panic!("no setting {name}_LIMIT"));
+    let end = at + toml[at..].find('\n').unwrap();
+    format!("{}{var}{limit};w=60\"{}", &toml[..at], &toml[end..])
+}
+
+/// Waits, if need be, until the current minute has at least `secs` seconds left: `wrangler
+/// dev`'s limiter counts in windows aligned to the wall clock's minutes, so a test that fills
+/// a limit must not straddle a boundary.
+pub fn minute_with_room(secs: u64) {
+    let into = (now_ms() / 1000) % 60;
+    if into + secs > 60 {
+        std::thread::sleep(Duration::from_millis((60 - into) * 1000 + 200));
     }
 }
