@@ -1,4 +1,5 @@
-//! `POST /api/v1/stories/{id}/generate`: records a story task and starts it.
+//! `POST /api/v1/stories/{id}/generate`: records a story task and starts it, once its token
+//! estimate fits the caller's budget (or, with `dry_run`, only answers the estimate).
 
 use super::{body, json_response, ApiError, Ctx};
 use crate::core::domain::GenerateRequest;
@@ -9,7 +10,7 @@ use serde_json::json;
 use worker::{Request, Response};
 
 pub async fn generate(req: &mut Request, ctx: &Ctx, id: &str) -> Result<Response, ApiError> {
-    let (db, user, story) = super::stories::owned(req, ctx, id).await?;
+    let (db, user, story, budget) = super::budget::owned(req, ctx, id).await?;
     let id = story.id.clone();
     let r = GenerateRequest::parse(body::json(req, ctx).await?, story.num_chapters)?;
     let chosen = match r.chapters {
@@ -19,6 +20,19 @@ pub async fn generate(req: &mut Request, ctx: &Ctx, id: &str) -> Result<Response
     if chosen.is_empty() {
         return Err(ApiError::conflict("every chapter already has a script; send \"regenerate\": true to write them again"));
     }
+    let estimate = super::budget::story_estimate(ctx, &story, &chosen)?;
+    if r.dry_run {
+        return json_response(
+            200,
+            &json!({
+                "estimated_tokens": estimate.llm_tokens,
+                "estimated_cost_usd": crate::core::cost::round_usd(estimate.usd),
+                "budget": budget.to_json(),
+                "chapters": chosen,
+            }),
+        );
+    }
+    super::budget::check(&budget, &estimate)?;
     let task_id = new_id();
     let task = match tasks::create_job(&db, "story", &task_id, &user.id, &id, &chosen, r.regenerate, vec![]).await? {
         tasks::Created::Yes(t) => t,
