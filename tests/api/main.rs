@@ -4,6 +4,7 @@ mod helpers;
 mod access;
 mod audio;
 mod bench;
+mod budgets;
 mod drills;
 mod health;
 mod queue;
