@@ -146,11 +146,13 @@ pub struct Exceeded {
 }
 
 impl Budget {
-    /// Ok when `need` fits in every limit (`used + need <= limit`); else the first resource
-    /// (tokens, characters, USD) it does not fit.
+    /// Ok when `need` fits in every limit it uses (`used + need <= limit`); else the first
+    /// resource (tokens, characters, USD) it does not fit.
     pub fn check(&self, need: &Amounts) -> Result<(), Exceeded> {
+        // A resource the spend does not use never refuses it, even when a lowered limit is
+        // already passed (an audio job is not stopped by spent LLM tokens).
         let over = |resource, used: f64, need: f64, limit: Option<f64>| {
-            limit.filter(|l| used + need > *l).map(|limit| Exceeded { resource, used, limit, need, renews_at: self.period.to })
+            limit.filter(|l| need > 0.0 && used + need > *l).map(|limit| Exceeded { resource, used, limit, need, renews_at: self.period.to })
         };
         let (l, u) = (&self.limits, &self.used);
         let first = over(Resource::LlmTokens, u.llm_tokens as f64, need.llm_tokens as f64, l.llm_tokens.map(|x| x as f64))
@@ -262,6 +264,10 @@ mod tests {
         let full = budget(Limits { llm_tokens: Some(10), ..Default::default() }, Amounts { llm_tokens: 10, ..Default::default() });
         assert_eq!(full.check(&Amounts::tts(5, 0.0)), Ok(()));
         assert_eq!(full.check(&Amounts::llm(1, 0.0)).unwrap_err().resource, Resource::LlmTokens);
+        // A limit lowered below what was used refuses only spends of that resource.
+        let lowered = budget(Limits { llm_tokens: Some(10), usd: Some(1.0), ..Default::default() }, Amounts { llm_tokens: 50, usd: 2.0, ..Default::default() });
+        assert_eq!(lowered.check(&Amounts::tts(5, 0.0)), Ok(()));
+        assert_eq!(lowered.check(&Amounts::tts(5, 0.01)).unwrap_err().resource, Resource::Usd);
     }
 
     #[test]
