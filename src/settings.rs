@@ -2,6 +2,7 @@
 //! (`.dev.vars` locally, `wrangler secret put` in production). Secret values stay inside these
 //! structs and are never logged or returned.
 
+use crate::core::budget::Limits;
 use crate::core::cost::PriceTable;
 use crate::core::llm::LlmSettings;
 use crate::core::rate_limit::{Class, Limit};
@@ -88,6 +89,8 @@ pub struct JobSettings {
     /// How long a finished task's progress object is kept.
     pub progress_ttl_secs: u64,
     pub prices: PriceTable,
+    /// Every user's monthly limits unless the admin overrode them.
+    pub budget: Limits,
 }
 
 impl JobSettings {
@@ -111,8 +114,19 @@ impl JobSettings {
             stall_after_secs: number(env, "STALL_AFTER_SECS", 300),
             progress_ttl_secs: number(env, "PROGRESS_TTL_SECS", 86_400),
             prices,
+            budget: budget_defaults(env)?,
         })
     }
+}
+
+/// The default monthly budget (`BUDGET_LLM_TOKENS`, `BUDGET_TTS_CHARACTERS`, `BUDGET_USD`;
+/// blank is unlimited). A malformed value is an error, never "unlimited".
+pub fn budget_defaults(env: &Env) -> Result<Limits, String> {
+    Limits::from_config(
+        var(env, "BUDGET_LLM_TOKENS").as_deref(),
+        var(env, "BUDGET_TTS_CHARACTERS").as_deref(),
+        var(env, "BUDGET_USD").as_deref(),
+    )
 }
 
 fn secret(env: &Env, name: &str) -> Result<String, String> {

@@ -26,8 +26,15 @@ fn audio_settings(ctx: &Ctx) -> Result<AudioSettings, ApiError> {
 
 pub async fn start(req: &mut Request, ctx: &Ctx, id: &str) -> Result<Response, ApiError> {
     // Every chapter's script travels with the lookup: the chosen ones are priced and voiced,
-    // and all of them name the story's speakers.
-    let o = super::stories::owned(req, ctx, id, |id| vec![audio_db::sources(id, None), audio_db::voices(id)]).await?;
+    // and all of them name the story's speakers. The caller's budget comes along too.
+    let mut period = None;
+    let o = super::stories::owned(req, ctx, id, |id, me| {
+        let (p, budget) = super::budget::read(me);
+        period = Some(p);
+        vec![audio_db::sources(id, None), audio_db::voices(id), budget]
+    })
+    .await?;
+    let budget = super::budget::decode(ctx, o.results.get(2), period.ok_or_else(ApiError::internal)?)?;
     let id = o.story.id.clone();
     let r = AudioRequest::parse(body::json(req, ctx).await?, o.story.num_chapters)?;
     let all = audio_db::sources_from(&o.results[0])?;
@@ -51,38 +58,23 @@ pub async fn start(req: &mut Request, ctx: &Ctx, id: &str) -> Result<Response, A
     let (overrides, assigned) = audio_db::voices_from(&o.results[1])?;
     let assigned = crate::core::voices::assign(&config, &speakers, &overrides, &assigned);
 
+    let price = price(ctx, &id, &chosen, &settings, &config, &overrides, &assigned).await?;
+    let estimate = crate::core::budget::Amounts::tts(price.characters, price.cost);
     if r.dry_run {
-        // Clips made before are reused, so the estimate counts only the ones missing.
-        let existing = existing_clips(&ctx.env.bucket(crate::platform::AUDIO_BUCKET)?, &id, &Default::default()).await?;
-        let prices = JobSettings::from_env(&ctx.env).map(|j| j.prices).unwrap_or_default();
-        let (mut characters, mut total, mut cost, mut clips, mut cached) = (0u64, 0u64, 0f64, 0usize, 0usize);
-        let mut counted = std::collections::HashSet::new();
-        for s in &chosen {
-            let script = s.script.as_ref().expect("chosen chapters have scripts");
-            for line in plan_lines(&id, &settings.tts.output_format, &config, script, &overrides, &assigned) {
-                let chars = tts::characters(&[line.spec.text]);
-                total += chars;
-                clips += 1;
-                if existing.contains_key(&line.key) || !counted.insert(line.key.clone()) {
-                    cached += 1;
-                    continue;
-                }
-                characters += chars;
-                cost += prices.tts_cost(&line.spec.voice.model_id, chars);
-            }
-        }
         return json_response(
             200,
             &json!({
-                "characters": characters,
-                "estimated_cost_usd": crate::core::cost::round_usd(cost),
-                "total_characters": total,
-                "clips": clips,
-                "clips_cached": cached,
+                "characters": price.characters,
+                "estimated_cost_usd": crate::core::cost::round_usd(price.cost),
+                "total_characters": price.total,
+                "clips": price.clips,
+                "clips_cached": price.cached,
                 "chapters": chosen.iter().map(|s| s.number).collect::<Vec<_>>(),
+                "budget": budget.to_json(),
             }),
         );
     }
+    super::budget::check(&budget, &estimate)?;
 
     let numbers: Vec<u32> = chosen.iter().map(|s| s.number).collect();
     let task_id = new_id();
@@ -93,6 +85,46 @@ pub async fn start(req: &mut Request, ctx: &Ctx, id: &str) -> Result<Response, A
     };
     super::launch::launch(ctx, &task).await;
     json_response(202, &json!({ "task_id": task.id }))
+}
+
+/// What the chosen chapters' audio costs: exactly the characters of the clips not made yet.
+struct Price {
+    characters: u64,
+    cost: f64,
+    total: u64,
+    clips: usize,
+    cached: usize,
+}
+
+async fn price(
+    ctx: &Ctx,
+    id: &str,
+    chosen: &[AudioSource],
+    settings: &AudioSettings,
+    config: &VoiceConfig,
+    overrides: &std::collections::BTreeMap<String, String>,
+    assigned: &std::collections::BTreeMap<String, String>,
+) -> Result<Price, ApiError> {
+    // Clips made before are reused, so the estimate counts only the ones missing.
+    let existing = existing_clips(&ctx.env.bucket(crate::platform::AUDIO_BUCKET)?, id, &Default::default()).await?;
+    let prices = JobSettings::from_env(&ctx.env).map(|j| j.prices).unwrap_or_default();
+    let mut p = Price { characters: 0, cost: 0.0, total: 0, clips: 0, cached: 0 };
+    let mut counted = std::collections::HashSet::new();
+    for s in chosen {
+        let script = s.script.as_ref().expect("chosen chapters have scripts");
+        for line in plan_lines(id, &settings.tts.output_format, config, script, overrides, assigned) {
+            let chars = tts::characters(&[line.spec.text]);
+            p.total += chars;
+            p.clips += 1;
+            if existing.contains_key(&line.key) || !counted.insert(line.key.clone()) {
+                p.cached += 1;
+                continue;
+            }
+            p.characters += chars;
+            p.cost += prices.tts_cost(&line.spec.voice.model_id, chars);
+        }
+    }
+    Ok(p)
 }
 
 /// Every speaker of the story's scripts, in order of first appearance (chapter, then line).
@@ -113,7 +145,7 @@ pub fn speakers_of(sources: &[AudioSource]) -> Vec<String> {
 /// read; if the object turns out to have another size, the range is worked out again on it.
 pub async fn chapter(req: &Request, ctx: &Ctx, id: &str, n: &str) -> Result<Response, ApiError> {
     let number: u32 = n.parse().map_err(|_| ApiError::not_found("no such chapter"))?;
-    let o = super::stories::owned(req, ctx, id, |id| vec![audio_db::of_chapter(id, number)]).await?;
+    let o = super::stories::owned(req, ctx, id, |id, _| vec![audio_db::of_chapter(id, number)]).await?;
     let audio = audio_db::chapter_audio_from(&o.results[0])?.ok_or_else(|| ApiError::not_found("this chapter has no audio yet"))?;
     let bucket = ctx.env.bucket(crate::platform::AUDIO_BUCKET)?;
     let gone = || ApiError::not_found("this chapter has no audio yet");
@@ -184,7 +216,7 @@ fn stream(obj: worker::Object, range: Option<(u64, u64)>) -> Result<Response, Ap
 /// whole length, then each chapter's frames (its own Xing frame skipped) streamed from R2
 /// one after another, so the book is never held in memory.
 pub async fn book(req: &Request, ctx: &Ctx, id: &str) -> Result<Response, ApiError> {
-    let o = super::stories::owned(req, ctx, id, |id| vec![audio_db::with_audio(id)]).await?;
+    let o = super::stories::owned(req, ctx, id, |id, _| vec![audio_db::with_audio(id)]).await?;
     let story = o.story;
     let chapters = audio_db::with_audio_from(&o.results[0])?;
     let Some(first) = chapters.first() else {

@@ -57,13 +57,6 @@ pub async fn batch(db: &Db, caller: &Caller, queries: Vec<Query>) -> Result<(Use
     Ok((me, results.collect()))
 }
 
-/// The user whose API key the request carries (one round trip; routes that read or write
-/// more use `batch` instead).
-pub async fn user(req: &Request, ctx: &Ctx) -> Result<User, ApiError> {
-    let (me, _) = batch(&ctx.db()?, &caller(req)?, vec![]).await?;
-    Ok(me)
-}
-
 /// Admin routes take the deployment's `ADMIN_TOKEN`. A real user's key is refused with 403
 /// (it authenticates, it is just not allowed here); anything else, a key-shaped string that
 /// names no user included, is 401.

@@ -1,6 +1,7 @@
-//! The contract's error body: `{"error": {"code", "message", "field"?}}` for every 4xx/5xx.
+//! The contract's error body: `{"error": {"code", "message", "field"?, ...}}` for every
+//! 4xx/5xx; some errors carry more fields (a 402 its `budget` and `estimate`).
 
-use serde_json::json;
+use serde_json::{json, Map, Value};
 use worker::{Headers, Response};
 
 #[derive(Debug)]
@@ -10,11 +11,22 @@ pub struct ApiError {
     pub message: String,
     pub field: Option<String>,
     pub retry_after: Option<u32>,
+    /// More fields of the error object, after `code`, `message` and `field`.
+    pub extra: Map<String, Value>,
 }
 
 impl ApiError {
     fn new(status: u16, code: &'static str, message: impl Into<String>) -> Self {
-        ApiError { status, code, message: message.into(), field: None, retry_after: None }
+        ApiError { status, code, message: message.into(), field: None, retry_after: None, extra: Map::new() }
+    }
+    /// Adds a field to the error object.
+    pub fn with(mut self, key: &str, value: Value) -> Self {
+        self.extra.insert(key.to_string(), value);
+        self
+    }
+    /// A job whose estimate does not fit what is left of the caller's monthly budget.
+    pub fn budget_exceeded(m: impl Into<String>) -> Self {
+        Self::new(402, "budget_exceeded", m)
     }
     pub fn unauthorized(m: impl Into<String>) -> Self {
         Self::new(401, "unauthorized", m)
@@ -50,6 +62,9 @@ impl ApiError {
         if let Some(f) = self.field {
             err["field"] = json!(f);
         }
+        for (k, v) in self.extra {
+            err[k.as_str()] = v;
+        }
         let headers = Headers::new();
         let _ = headers.set("Content-Type", "application/json; charset=utf-8");
         if let Some(s) = self.retry_after {
@@ -76,6 +91,7 @@ impl From<crate::core::validate::BodyError> for ApiError {
             message: e.message(),
             field: e.field().map(str::to_string),
             retry_after: None,
+            extra: Map::new(),
         }
     }
 }

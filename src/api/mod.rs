@@ -4,10 +4,12 @@
 //! contract needs a JSON error body for unknown routes and wrong methods, which that router
 //! answers in plain text.
 
+mod admin_budget;
 mod admin_tasks;
 mod audio;
 mod auth;
 mod body;
+mod budget;
 mod cors;
 mod errors;
 mod health;
@@ -100,6 +102,7 @@ async fn route(req: &mut Request, ctx: &Ctx, path: &str, segments: &[&str]) -> R
         (["api", "v1", "usage"], Get) => usage::get(req, ctx).await,
         (["api", "v1", "admin", "probes"], Post) => probes::create(req, ctx).await,
         (["api", "v1", "admin", "probes", id], Get) => probes::get(req, ctx, id).await,
+        (["api", "v1", "admin", "users", id, "budget"], Put) => admin_budget::put(req, ctx, id).await,
         (["api", "v1", "admin", "tasks", id, "redrive"], Post) => admin_tasks::redrive(req, ctx, id).await,
         (["api", "v1", "admin", "tasks", id, "progress"], Get) => admin_tasks::progress(req, ctx, id).await,
         (s, _) if known_path(s) => Err(ApiError::method_not_allowed(format!("{} is not allowed on {path}", m.as_ref()))),
@@ -122,6 +125,7 @@ fn known_path(s: &[&str]) -> bool {
             | ["api", "v1", "admin", "probes"]
             | ["api", "v1", "admin", "probes", _]
             | ["api", "v1", "admin", "tasks", _, "redrive" | "progress"]
+            | ["api", "v1", "admin", "users", _, "budget"]
     )
 }
 

@@ -22,12 +22,13 @@ pub struct Owned {
     pub results: Vec<QueryResult>,
 }
 
-pub async fn owned(req: &Request, ctx: &Ctx, id: &str, more: impl FnOnce(&str) -> Vec<Query>) -> Result<Owned, ApiError> {
+/// `more` gets the story id and the caller (as `Owner`, for statements about the user).
+pub async fn owned(req: &Request, ctx: &Ctx, id: &str, more: impl FnOnce(&str, &Owner) -> Vec<Query>) -> Result<Owned, ApiError> {
     let caller = auth::caller(req)?;
     let id = path_id(id, "story")?;
     let db = ctx.db()?;
     let mut batch = vec![stories::get(&caller.owner(), &id)];
-    batch.extend(more(&id));
+    batch.extend(more(&id, &caller.owner()));
     let (user, mut results) = auth::batch(&db, &caller, batch).await?;
     let first = results.remove(0);
     let story = stories::from_result(&first)?.ok_or_else(|| ApiError::not_found("no such story"))?;
@@ -59,7 +60,7 @@ pub async fn list(req: &Request, ctx: &Ctx) -> Result<Response, ApiError> {
 }
 
 pub async fn get(req: &Request, ctx: &Ctx, id: &str) -> Result<Response, ApiError> {
-    let o = owned(req, ctx, id, |id| vec![chapters::summaries(id)]).await?;
+    let o = owned(req, ctx, id, |id, _| vec![chapters::summaries(id)]).await?;
     let mut v = serde_json::to_value(&o.story).map_err(|_| ApiError::internal())?;
     v["chapters"] = serde_json::to_value(chapters::summaries_from(&o.results[0])?).map_err(|_| ApiError::internal())?;
     json_tagged(req, &v)
@@ -116,7 +117,7 @@ async fn remove_audio(ctx: &Ctx, story_id: &str) -> Result<(), ApiError> {
 
 pub async fn chapter(req: &Request, ctx: &Ctx, id: &str, n: &str) -> Result<Response, ApiError> {
     let number: u32 = n.parse().ok().filter(|n| *n >= 1).ok_or_else(|| ApiError::not_found("no such chapter"))?;
-    let o = owned(req, ctx, id, |id| vec![chapters::detail(id, number)]).await?;
+    let o = owned(req, ctx, id, |id, _| vec![chapters::detail(id, number)]).await?;
     let detail = chapters::detail_from(&o.results[0])?.ok_or_else(|| ApiError::not_found("no such chapter"))?;
     let mut v: Value = detail.to_json();
     v["story_id"] = json!(o.story.id);

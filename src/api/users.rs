@@ -1,6 +1,6 @@
-//! `POST /api/v1/users` (admin) and `GET /api/v1/me`.
+//! `POST /api/v1/users` (admin) and `GET /api/v1/me` (with this month's budget).
 
-use super::{auth, body, json_response, ApiError, Ctx};
+use super::{auth, body, budget, json_response, ApiError, Ctx};
 use crate::core::{api_key, domain::NewUser};
 use crate::db::users;
 use crate::platform::{new_id, random_bytes};
@@ -17,6 +17,11 @@ pub async fn create(req: &mut Request, ctx: &Ctx) -> Result<Response, ApiError> 
     json_response(201, &json!({ "user": user, "api_key": key }))
 }
 
+/// One round trip: the key lookup and the budget read in one batch.
 pub async fn me(req: &Request, ctx: &Ctx) -> Result<Response, ApiError> {
-    json_response(200, &auth::user(req, ctx).await?)
+    let caller = auth::caller(req)?;
+    let (period, read) = budget::read(&caller.owner());
+    let (me, results) = auth::batch(&ctx.db()?, &caller, vec![read]).await?;
+    let budget = budget::decode(ctx, results.first(), period)?;
+    json_response(200, &json!({ "id": me.id, "name": me.name, "created_at": me.created_at, "budget": budget.to_json() }))
 }

@@ -19,7 +19,7 @@ pub async fn put(req: &mut Request, ctx: &Ctx, id: &str) -> Result<Response, Api
     // Same speaker spelled twice ("Mara", "mara ") is one speaker: refused, not stored twice.
     let overrides = normalize_overrides(&config, &overrides.0).map_err(|m| FieldError::new("", m))?;
     let owner = caller.owner();
-    let o = super::stories::owned(req, ctx, id, |id| {
+    let o = super::stories::owned(req, ctx, id, |id, _| {
         vec![audio_db::set_overrides(&owner, id, &overrides), audio_db::sources(id, None), audio_db::voices(id)]
     })
     .await?;
@@ -27,7 +27,7 @@ pub async fn put(req: &mut Request, ctx: &Ctx, id: &str) -> Result<Response, Api
 }
 
 pub async fn get(req: &Request, ctx: &Ctx, id: &str) -> Result<Response, ApiError> {
-    let o = super::stories::owned(req, ctx, id, |id| vec![audio_db::sources(id, None), audio_db::voices(id)]).await?;
+    let o = super::stories::owned(req, ctx, id, |id, _| vec![audio_db::sources(id, None), audio_db::voices(id)]).await?;
     view(&o.results, &VoiceConfig::bundled())
 }
 

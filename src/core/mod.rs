@@ -1,5 +1,6 @@
 //! The part of talecast that knows nothing of Workers: it compiles and tests natively.
 pub mod api_key;
+pub mod budget;
 pub mod cost;
 pub mod domain;
 pub mod health;

@@ -2,6 +2,7 @@
 //! per table. Every query that reads or changes a user's data names the user, so another
 //! user's ids find nothing.
 pub mod audio;
+pub mod budgets;
 mod client;
 pub mod chapters;
 pub mod stories;

@@ -8,6 +8,7 @@
 
 use super::step::{Failure, StepCtx};
 use super::Outcome;
+use crate::core::budget::Amounts;
 use crate::core::mp3::{self, Assembly, Clip, ClipFacts, Piece};
 use crate::core::script::Script;
 use crate::core::task::ErrorInfo;
@@ -140,6 +141,16 @@ struct AudioRun<'a> {
     bucket: &'a Bucket,
 }
 
+/// The clip calls of one batch, shared by its concurrent clips: the first failure stops the
+/// calls not yet started; clips answered but not logged yet; and the cost of calls past their
+/// budget check and not answered yet, which every later check counts (the budget read cannot).
+#[derive(Clone, Copy)]
+struct Calls<'a> {
+    stop: &'a Cell<bool>,
+    unlogged: &'a RefCell<Vec<Made>>,
+    in_flight: &'a Cell<Amounts>,
+}
+
 /// A clip made in this step whose characters are not in `usage_log` yet.
 struct Made {
     model: String,
@@ -238,7 +249,9 @@ impl AudioRun<'_> {
     async fn make_clips(&self, number: u32, batch: &[&Line<'_>]) -> Result<(), Failure> {
         let stop: Cell<bool> = Cell::new(false);
         let unlogged: RefCell<Vec<Made>> = RefCell::new(Vec::new());
-        let results: Vec<Result<(), Failure>> = futures::stream::iter(batch.iter().map(|l| self.make_clip(number, l, &stop, &unlogged)))
+        let in_flight: Cell<Amounts> = Cell::default();
+        let calls = Calls { stop: &stop, unlogged: &unlogged, in_flight: &in_flight };
+        let results: Vec<Result<(), Failure>> = futures::stream::iter(batch.iter().map(|l| self.make_clip(number, l, &calls)))
             .buffer_unordered(self.settings.tts.concurrency)
             .collect()
             .await;
@@ -265,7 +278,8 @@ impl AudioRun<'_> {
         }
     }
 
-    async fn make_clip(&self, number: u32, line: &Line<'_>, stop: &Cell<bool>, unlogged: &RefCell<Vec<Made>>) -> Result<(), Failure> {
+    async fn make_clip(&self, number: u32, line: &Line<'_>, calls: &Calls<'_>) -> Result<(), Failure> {
+        let Calls { stop, unlogged, in_flight } = *calls;
         if stop.get() {
             return Ok(());
         }
@@ -273,16 +287,21 @@ impl AudioRun<'_> {
         // rows meanwhile, which their keys make harmless.
         let pending: Vec<String> = unlogged.borrow().iter().map(|m| m.key.clone()).collect();
         let rows = self.usage_rows(&unlogged.borrow());
-        if let Err(f) = self.ctx.renew_with(rows).await {
+        // Reserved before the renewal is sent, so a concurrent clip's check counts this one.
+        let cost = self.cost(line);
+        in_flight.set(in_flight.get().plus(cost));
+        if let Err(f) = self.ctx.renew_within(number, in_flight.get(), rows).await {
+            in_flight.set(in_flight.get().minus(cost));
             stop.set(true);
             return Err(f);
         }
         unlogged.borrow_mut().retain(|m| !pending.contains(&m.key));
         // Another clip may have failed while this one waited for the renewal.
         if stop.get() {
+            in_flight.set(in_flight.get().minus(cost));
             return Ok(());
         }
-        match self.synthesize_and_store(line, unlogged).await {
+        match self.synthesize_and_store(line, unlogged, || in_flight.set(in_flight.get().minus(cost))).await {
             Ok(()) => {
                 self.ctx.call_succeeded();
                 Ok(())
@@ -297,9 +316,13 @@ impl AudioRun<'_> {
     /// One clip: a paid call, then the clip stored with its facts. The characters are owed
     /// from the moment the provider answered, usable or not, so they are queued for the usage
     /// log before anything else can fail.
-    async fn synthesize_and_store(&self, line: &Line<'_>, unlogged: &RefCell<Vec<Made>>) -> Result<(), ClipError> {
+    /// `answered` runs as the call returns, answered or not: from then on the clip's cost is
+    /// in `unlogged` (or was never owed), no longer in flight.
+    async fn synthesize_and_store(&self, line: &Line<'_>, unlogged: &RefCell<Vec<Made>>, answered: impl FnOnce()) -> Result<(), ClipError> {
         let (url, body) = tts::request(&self.settings.tts, &line.spec);
-        let bytes = elevenlabs::synthesize(self.settings, &url, &body, &self.ctx.sub).await.map_err(ClipError::Tts)?;
+        let answer = elevenlabs::synthesize(self.settings, &url, &body, &self.ctx.sub).await;
+        answered();
+        let bytes = answer.map_err(ClipError::Tts)?;
         let characters = tts::characters(&[line.spec.text]);
         unlogged.borrow_mut().push(Made { model: line.spec.voice.model_id.clone(), characters, key: line.key.clone() });
         // A 200 that is not usable MP3 is the provider's hiccup: never stored, retried.
@@ -319,6 +342,12 @@ impl AudioRun<'_> {
             .await
             .map_err(|e| ClipError::Storage(format!("storing the clip failed: {e}")))?;
         Ok(())
+    }
+
+    /// What one clip costs: its characters, exactly, and their price.
+    fn cost(&self, line: &Line<'_>) -> Amounts {
+        let characters = tts::characters(&[line.spec.text]);
+        Amounts::tts(characters, self.ctx.jobs.prices.tts_cost(&line.spec.voice.model_id, characters))
     }
 
     /// The `usage_log` rows of clips made and not logged yet, one per clip: keyed by the clip

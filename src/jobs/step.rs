@@ -8,6 +8,7 @@
 //! the task, so no error strands it.
 
 use super::Outcome;
+use crate::core::budget::{self, Amounts};
 use crate::core::messages::JobMessage;
 use crate::core::neon::{NeonError, Query, QueryResult};
 use crate::core::task::{retry_delay_secs, takeover_wait_ms, ErrorInfo, TaskStatus, TaskView};
@@ -115,19 +116,38 @@ impl<'a> StepCtx<'a> {
         Ok(())
     }
 
-    /// Extends the lease before a paid call; Err(Stopped) once the task was cancelled or the
-    /// step taken over, so no new call starts after that.
-    pub async fn renew(&self) -> Result<(), Failure> {
-        held(self.db.query(&tasks::renew(&self.lease, self.jobs.lease_secs)).await?)
+    /// Extends the lease before a paid call in `chapter`, with `batch` in the same transaction:
+    /// Err(Stopped) once the task was cancelled or the step taken over (then nothing in the
+    /// batch is meant to land: its statements check the token), so no new call starts after
+    /// that. The call is refused (the task fails with `budget_exceeded`) when `need` does not
+    /// fit the user's monthly budget: `used + need > limit`. `need`
+    /// is an upper bound of that call plus this step's calls still in flight, whose usage is
+    /// not logged yet. The budget is read last in the same transaction, so it counts the usage
+    /// rows `batch` flushes and costs no round trip of its own.
+    pub async fn renew_within(&self, chapter: u32, need: Amounts, batch: Vec<Query>) -> Result<(), Failure> {
+        self.renewal(tasks::renew(&self.lease, self.jobs.lease_secs), batch, (chapter, need)).await
     }
 
-    /// Runs `batch` in one transaction with a lease renewal first; Err(Stopped) when the lease
-    /// is gone (then nothing in the batch is meant to land: its statements check the token).
-    pub async fn renew_with(&self, batch: Vec<Query>) -> Result<(), Failure> {
-        let mut all = vec![tasks::renew(&self.lease, self.jobs.lease_secs)];
+    /// `record_progress` before a paid call, with `renew_within`'s budget check.
+    pub async fn record_progress_within(&self, chapter: u32, need: Amounts, progress: u8, message: &str, extra: Vec<Query>) -> Result<(), Failure> {
+        let first = tasks::progress(&self.lease, progress, message, self.jobs.lease_secs, self.failures.get());
+        self.renewal(first, extra, (chapter, need)).await
+    }
+
+    async fn renewal(&self, first: Query, batch: Vec<Query>, (chapter, need): (u32, Amounts)) -> Result<(), Failure> {
+        let period = budget::period(chrono::Utc::now());
+        let mut all = vec![first];
         all.extend(batch);
-        let mut results = self.db.transaction(&all, None).await?.into_iter();
-        held(results.next().unwrap_or_default())
+        all.push(crate::db::budgets::state(&crate::db::Owner::Id(self.task.user_id.clone()), &period));
+        let mut results = self.db.transaction(&all, None).await?;
+        let state = results.pop().unwrap_or_default();
+        held(results.into_iter().next().unwrap_or_default())?;
+        // A user removed meanwhile has no budget left to spend.
+        let Some(b) = crate::db::budgets::decode(&state, self.jobs.budget, period)? else { return Err(Failure::Stopped) };
+        b.check(&need).map_err(|e| {
+            crate::log::warn("budget_stop", json!({ "task_id": self.task.id, "chapter": chapter, "resource": e.resource.name(), "used": e.used, "limit": e.limit, "need": e.need }));
+            Failure::Fatal { chapter, error: ErrorInfo::new("budget_exceeded", e.job_message()) }
+        })
     }
 
     /// Records progress (renewing the lease) with `extra` in the same transaction, then

@@ -5,6 +5,7 @@
 
 use super::step::{Failure, StepCtx};
 use super::Outcome;
+use crate::core::budget::estimate as budget_estimate;
 use crate::core::llm::{self, ChapterContext, Completion, LlmError};
 use crate::core::neon::Query;
 use crate::core::task::{step_message, ChapterWork, ErrorInfo, StoryPlan, StoryStep};
@@ -81,7 +82,6 @@ impl StoryRun<'_> {
             }
             let message = step_message(position, task.chapters.len(), number, step);
             let working = step.working_status().map(|s| chapters::mark_working(&self.story.id, number, &self.ctx.lease, s));
-            self.ctx.record_progress(self.progress(&works), &message, working.into_iter().collect()).await?;
             let cx = ChapterContext {
                 story_title: &self.story.title,
                 prompt: &self.story.prompt,
@@ -90,10 +90,25 @@ impl StoryRun<'_> {
                 chapter: number,
                 earlier_summaries: &earlier,
             };
+            // Built before the progress write, which renews the lease and checks the budget
+            // against this very request's bound.
+            let body = match step {
+                StoryStep::Script => llm::script_request(&self.ctx.jobs.llm, &cx),
+                StoryStep::Enhance => {
+                    let base = row.script.as_ref().ok_or_else(|| llm_failure(self.ctx, number, LlmError::local("no script to enhance")))?;
+                    llm::enhance_request(&self.ctx.jobs.llm, &cx, base)
+                }
+                StoryStep::Summary => {
+                    let script = row.best_script().ok_or_else(|| llm_failure(self.ctx, number, LlmError::local("no script to summarise")))?;
+                    llm::summary_request(&self.ctx.jobs.llm, &cx, script)
+                }
+                StoryStep::Done => unreachable!("the loop stops at Done"),
+            };
+            self.ctx.record_progress_within(number, self.bound(&body), self.progress(&works), &message, working.into_iter().collect()).await?;
             // The progress object hears of the step while its call runs: nothing waits on it.
             let work = async { match step {
                 StoryStep::Script => {
-                    let (script, c) = self.call(number, step, &llm::script_request(&self.ctx.jobs.llm, &cx), llm::parse_script).await?;
+                    let (script, c) = self.call(number, step, &body, llm::parse_script).await?;
                     row.work.has_script = true;
                     row.work.has_enhanced = false;
                     row.work.has_summary = false;
@@ -104,8 +119,6 @@ impl StoryRun<'_> {
                     Ok::<_, Failure>((q, c))
                 }
                 StoryStep::Enhance => {
-                    let base = row.script.clone().ok_or_else(|| llm_failure(self.ctx, number, LlmError::local("no script to enhance")))?;
-                    let body = llm::enhance_request(&self.ctx.jobs.llm, &cx, &base);
                     let (script, c) = self.call(number, step, &body, llm::parse_script).await?;
                     row.work.has_enhanced = true;
                     row.work.has_summary = false;
@@ -114,8 +127,6 @@ impl StoryRun<'_> {
                     Ok((q, c))
                 }
                 StoryStep::Summary => {
-                    let script = row.best_script().cloned().ok_or_else(|| llm_failure(self.ctx, number, LlmError::local("no script to summarise")))?;
-                    let body = llm::summary_request(&self.ctx.jobs.llm, &cx, &script);
                     let (summary, c) = self.call(number, step, &body, llm::parse_summary).await?;
                     row.work.has_summary = true;
                     Ok((chapters::store_summary(&self.story.id, number, &self.ctx.lease, &summary), c))
@@ -139,9 +150,10 @@ impl StoryRun<'_> {
         let jobs = &self.ctx.jobs;
         let mut attempt = 0;
         loop {
-            // The first attempt follows the progress write that renewed the lease.
+            // The first attempt follows the progress write that renewed the lease and checked
+            // the budget.
             if attempt > 0 {
-                self.ctx.renew().await?;
+                self.ctx.renew_within(number, self.bound(body), vec![]).await?;
             }
             let outcome = match openai::chat(jobs, body, &self.ctx.sub).await {
                 Ok(c) => match parse(&c) {
@@ -165,6 +177,12 @@ impl StoryRun<'_> {
                 e => return Err(llm_failure(self.ctx, number, e)),
             }
         }
+    }
+
+    /// The most `body` can cost: its bytes of prompt, the answer's cap (see core::budget::estimate).
+    fn bound(&self, body: &serde_json::Value) -> crate::core::budget::Amounts {
+        let jobs = &self.ctx.jobs;
+        budget_estimate::call(body, jobs.llm.max_completion_tokens).amounts(&jobs.prices, &jobs.llm.model)
     }
 
     /// Names one paid answer: the chapter, the sub-step (script, enhance, summary), which answer

@@ -5,6 +5,7 @@ mod access;
 mod audio;
 mod bench;
 mod bodies;
+mod budgets;
 mod drills;
 mod health;
 mod local_security;

@@ -4,22 +4,25 @@ use super::parse_chapters;
 use crate::core::validate::{FieldError, ObjectReader};
 
 /// The body of `POST /api/v1/stories/{id}/generate`. `chapters: None` lets the job pick (every
-/// chapter without a script, or all of them with `regenerate`).
+/// chapter without a script, or all of them with `regenerate`); `dry_run` asks for the token
+/// and cost estimate without starting anything.
 #[derive(Debug, Clone, PartialEq)]
 pub struct GenerateRequest {
     pub chapters: Option<Vec<u32>>,
     pub regenerate: bool,
+    pub dry_run: bool,
 }
 
 impl GenerateRequest {
     /// `num_chapters` is the story's, so chapter numbers can be checked against it.
     pub fn parse(v: Value, num_chapters: u32) -> Result<Self, FieldError> {
         let mut r = ObjectReader::new(v)?;
-        r.reject_unknown(&["chapters", "regenerate"])?;
+        r.reject_unknown(&["chapters", "regenerate", "dry_run"])?;
         let chapters = parse_chapters(&mut r, num_chapters)?;
         let regenerate = r.optional_bool("regenerate")?.unwrap_or(false);
+        let dry_run = r.optional_bool("dry_run")?.unwrap_or(false);
         r.finish()?;
-        Ok(GenerateRequest { chapters, regenerate })
+        Ok(GenerateRequest { chapters, regenerate, dry_run })
     }
 }
 
@@ -34,17 +37,17 @@ mod tests {
 
     #[test]
     fn empty_body_means_defaults() {
-        assert_eq!(GenerateRequest::parse(json!({}), 5), Ok(GenerateRequest { chapters: None, regenerate: false }));
+        assert_eq!(GenerateRequest::parse(json!({}), 5), Ok(GenerateRequest { chapters: None, regenerate: false, dry_run: false }));
         assert_eq!(
             GenerateRequest::parse(json!({"chapters": null, "regenerate": null}), 5),
-            Ok(GenerateRequest { chapters: None, regenerate: false })
+            Ok(GenerateRequest { chapters: None, regenerate: false, dry_run: false })
         );
     }
 
     #[test]
     fn chapters_come_back_sorted() {
         let g = GenerateRequest::parse(json!({"chapters": [5, 1, 3], "regenerate": true}), 5).unwrap();
-        assert_eq!(g, GenerateRequest { chapters: Some(vec![1, 3, 5]), regenerate: true });
+        assert_eq!(g, GenerateRequest { chapters: Some(vec![1, 3, 5]), regenerate: true, dry_run: false });
     }
 
     #[test]
@@ -94,7 +97,9 @@ mod tests {
             GenerateRequest::parse(json!({"regenerate": 1}), 5),
             err("regenerate", "must be a boolean, not a number")
         );
-        assert_eq!(GenerateRequest::parse(json!({"dry_run": true}), 5), err("dry_run", "unknown field"));
+        assert_eq!(GenerateRequest::parse(json!({"dry_run": true}), 5).map(|g| g.dry_run), Ok(true));
+        assert_eq!(GenerateRequest::parse(json!({"dry_run": "yes"}), 5), err("dry_run", "must be a boolean, not a string"));
+        assert_eq!(GenerateRequest::parse(json!({"dry": true}), 5), err("dry", "unknown field"));
         assert_eq!(GenerateRequest::parse(json!([1]), 5), err("", "the body must be a JSON object"));
     }
 }
