@@ -79,6 +79,15 @@ impl Meter<'_> {
     }
 }
 
+/// Neon requests from `neon_before` until the job logs its end, waiting on the Worker's log
+/// rather than polling the API (a poll is a round trip too).
+fn job_round_trips(stack: &TestStack, task: &str, neon_before: u64) -> u64 {
+    stack.wait_for(&format!("task {task} to log its end"), LONG, || {
+        stack.worker_events("task_completed").iter().any(|e| e["task_id"] == task).then_some(())
+    });
+    stack.neon_requests() - neon_before
+}
+
 fn wait_done(stack: &TestStack, key: &str, task: &str) -> Value {
     stack.follow_task(key, task, LONG).pop().unwrap()
 }
@@ -105,10 +114,9 @@ fn every_route_stays_within_its_round_trips() {
     let llm_before = stack.openai_requests().len();
     let task = m.call("POST /api/v1/stories/{id}/generate", &format!("/api/v1/stories/{id}/generate"), Some(&json!({})), None, false).json();
     let task = task["task_id"].as_str().unwrap().to_string();
-    assert_eq!(wait_done(&stack, &key, &task)["status"], "completed");
-    // Polls by follow_task are API reads: take them out by the Worker's own counts.
-    let story_job = stack.neon_requests() - neon_before;
+    let story_job = job_round_trips(&stack, &task, neon_before) - m.seen["POST /api/v1/stories/{id}/generate"].1;
     let llm_calls = (stack.openai_requests().len() - llm_before) as u64;
+    assert_eq!(wait_done(&stack, &key, &task)["status"], "completed");
 
     m.call("GET /api/v1/tasks/{id}", &format!("/api/v1/tasks/{task}"), None, None, true);
     m.call("GET /api/v1/tasks/{id}/events", &format!("/api/v1/tasks/{task}/events"), None, None, true);
@@ -123,9 +131,9 @@ fn every_route_stays_within_its_round_trips() {
     let tts_before = stack.provider_requests("elevenlabs").len();
     let task = m.call("POST /api/v1/stories/{id}/audio", &format!("/api/v1/stories/{id}/audio"), Some(&json!({})), None, false).json();
     let task = task["task_id"].as_str().unwrap().to_string();
-    assert_eq!(wait_done(&stack, &key, &task)["status"], "completed");
-    let audio_job = stack.neon_requests() - neon_before;
+    let audio_job = job_round_trips(&stack, &task, neon_before) - m.seen["POST /api/v1/stories/{id}/audio"].1;
     let clips = (stack.provider_requests("elevenlabs").len() - tts_before) as u64;
+    assert_eq!(wait_done(&stack, &key, &task)["status"], "completed");
 
     m.call("GET /api/v1/stories/{id}/chapters/{n}/audio", &format!("/api/v1/stories/{id}/chapters/1/audio"), None, None, true);
     m.call("GET /api/v1/stories/{id}/audio", &format!("/api/v1/stories/{id}/audio"), None, None, true);
@@ -138,16 +146,16 @@ fn every_route_stays_within_its_round_trips() {
     wait_done(&stack, &key, &task);
     m.call("DELETE /api/v1/stories/{id}", &format!("/api/v1/stories/{id}"), None, None, true);
 
-    // The job steps' share: what the jobs made, less the API reads that polled them.
-    let polls: u64 = stack
-        .worker_events("request_done")
-        .iter()
-        .filter(|e| e["method"] == "GET" && e["path"].as_str().is_some_and(|p| p.starts_with("/api/v1/tasks/")))
-        .map(|e| e["db_round_trips"].as_u64().unwrap())
-        .sum();
     let figures = format!(
-        "round trips: story job {story_job} Neon requests for {llm_calls} LLM calls; audio job {audio_job} for {clips} clips ({polls} of all these were task polls)"
+        "round trips of job steps: story job {story_job} for {llm_calls} LLM calls ({:.2} per call); audio job {audio_job} for {clips} clips ({:.2} per clip)",
+        story_job as f64 / llm_calls as f64,
+        audio_job as f64 / clips as f64
     );
+    // Per LLM call: the claim, the progress write before the call, the write after it, the
+    // hand-over; per clip: the renewal that also logs usage, plus a chapter's share of its
+    // steps. Each publish used to cost two more.
+    assert!(story_job <= 5 * llm_calls, "{figures}");
+    assert!(audio_job <= 3 * clips, "{figures}");
     println!("{figures}");
     crate::drills::record_figure(&figures);
 
