@@ -20,6 +20,7 @@ pub async fn generate(req: &mut Request, ctx: &Ctx, id: &str) -> Result<Response
         return Err(ApiError::conflict("every chapter already has a script; send \"regenerate\": true to write them again"));
     }
     let task_id = new_id();
+    super::launch::register(ctx, &task_id).await?;
     let task = match tasks::create_job(&db, "story", &task_id, &user.id, &id, &chosen, r.regenerate, vec![]).await? {
         tasks::Created::Yes(t) => t,
         tasks::Created::Busy => return Err(ApiError::conflict("a job of this story is queued or running")),

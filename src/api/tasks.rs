@@ -47,6 +47,7 @@ pub async fn cancel(req: &Request, ctx: &Ctx, id: &str) -> Result<Response, ApiE
         return Err(ApiError::conflict(format!("the task is already {}", task.status.as_str())));
     }
     tasks::cancel(&db, &task).await?;
+    crate::active_tasks::forget(&ctx.env, &task.id, None).await;
     crate::log::info("task_cancelled", serde_json::json!({ "task_id": task.id }));
     json_response(202, &current(ctx, &db, &task.id).await?)
 }

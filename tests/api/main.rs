@@ -6,6 +6,7 @@ mod audio;
 mod bench;
 mod drills;
 mod health;
+mod idle;
 mod queue;
 mod routing;
 mod stories;

@@ -1,0 +1,115 @@
+//! Idle is free: while no task is queued or running the sweeper makes no Neon request (a query
+//! would wake a suspended Neon compute, billed while awake). The witness is the local Neon
+//! server's own request count.
+
+use crate::helpers::TestStack;
+use crate::support::{new_story, run_job, start_job, story_id, LONG};
+use serde_json::{json, Value};
+use std::time::Duration;
+
+/// Printed, and appended to target/drill-figures.txt with the drills' figures.
+fn figure(line: String) {
+    println!("idle: {line}");
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/drill-figures.txt");
+    if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(path) {
+        use std::io::Write;
+        let _ = writeln!(f, "{line}");
+    }
+}
+
+/// SQL-over-HTTP requests the local Neon server has answered so far.
+fn neon_requests(stack: &TestStack) -> u64 {
+    let url = format!("{}/__admin/requests", stack.neon_url.strip_suffix("/sql").expect("neon_url ends in /sql"));
+    let v: Value = serde_json::from_str(&ureq::get(&url).call().unwrap().into_body().read_to_string().unwrap()).unwrap();
+    v["requests"].as_u64().expect("a request count")
+}
+
+/// Fires the Cron Trigger `n` times and waits until each sweep has logged how it ended; the
+/// Neon requests they made.
+fn sweeps(stack: &TestStack, n: usize) -> u64 {
+    let ended = |s: &TestStack| s.worker_events("sweep_idle").len() + s.worker_events("sweep_redrive").len() + s.worker_events("sweep_redrive_failed").len();
+    let before = (neon_requests(stack), ended(stack));
+    for _ in 0..n {
+        stack.run_scheduled();
+    }
+    stack.wait_for("every sweep to end", Duration::from_secs(30), || (ended(stack) >= before.1 + n).then_some(()));
+    neon_requests(stack) - before.0
+}
+
+fn story(stack: &TestStack, key: &str) -> String {
+    story_id(&new_story(stack, key, &json!({"title": "Idle", "prompt": "A lamplighter on the last night of gas lamps.", "num_chapters": 1})))
+}
+
+#[test]
+fn an_idle_service_makes_no_neon_request_on_its_cron() {
+    let stack = TestStack::start();
+    // A new registry cannot know tasks started before it (a first deploy), so its first sweep
+    // asks Neon once and adopts whatever is active; that is the only time an empty one asks.
+    assert_eq!(sweeps(&stack, 1), 1, "the new registry's one-off reconciliation is one round trip");
+    assert_eq!(stack.worker_events("registry_reconciled").len(), 1);
+    let idle = sweeps(&stack, 20);
+    figure(format!("20 scheduled runs → {idle} Neon requests"));
+    assert_eq!(idle, 0, "an idle sweep asked Neon");
+    assert_eq!(stack.worker_events("sweep_idle").len(), 20);
+}
+
+#[test]
+fn after_jobs_end_at_most_one_sweep_asks_neon_then_none() {
+    let stack = TestStack::start();
+    sweeps(&stack, 1);
+    let (_, key) = stack.create_user("ida");
+
+    // A completed task leaves the registry as it ends.
+    let done = run_job(&stack, &key, &story(&stack, &key), "generate", &json!({}));
+    assert_eq!(done["status"], "completed", "{done}");
+    assert!(sweeps(&stack, 1) <= 1);
+    assert_eq!(sweeps(&stack, 20), 0, "sweeps after a completed job asked Neon");
+
+    // A failed one stays registered (it ends in a step whose writes may not all land); one
+    // sweep learns from Neon that it ended and forgets it.
+    stack.providers("POST", "faults", Some(&json!({"provider": "openai", "kind": "status", "status": 401, "times": null})));
+    let failed = run_job(&stack, &key, &story(&stack, &key), "generate", &json!({}));
+    assert_eq!(failed["status"], "failed", "{failed}");
+    assert_eq!(sweeps(&stack, 1), 1, "the registry still named the failed task");
+    let forgot = stack.worker_events("registry_reconciled");
+    assert!(forgot.last().is_some_and(|e| e["removed"] == json!([failed["task_id"]])), "{forgot:?}");
+    assert_eq!(sweeps(&stack, 20), 0, "sweeps after a failed job asked Neon");
+}
+
+#[test]
+fn a_task_active_before_the_registry_existed_is_adopted_and_redriven() {
+    let stack = TestStack::start();
+    let (user, key) = stack.create_user("ada");
+    let story = story(&stack, &key);
+    // As on the first deploy with the registry: a task row, queued long ago, that no
+    // registration ever named and whose message is gone.
+    let rows = stack.sql(
+        "INSERT INTO tasks (id, user_id, story_id, kind, chapters, updated_at) \
+         VALUES (gen_random_uuid(), $1, $2, 'story', '{1}', now() - interval '1 hour') RETURNING id::text AS id",
+        &[Value::from(user.as_str()), Value::from(story.as_str())],
+    );
+    let task = rows[0]["id"].as_str().unwrap().to_string();
+    assert_eq!(sweeps(&stack, 1), 1);
+    assert!(stack.worker_events("task_redriven").iter().any(|e| e["task_id"] == task.as_str()));
+    let adopted = stack.worker_events("registry_reconciled");
+    assert!(adopted[0]["added"].as_array().unwrap().contains(&Value::from(task.as_str())), "{adopted:?}");
+    let last = stack.follow_task(&key, &task, LONG).pop().unwrap();
+    assert_eq!(last["status"], "completed", "{last}");
+    // The registry knew of it from then on; once it ended, idle again.
+    sweeps(&stack, 1);
+    assert_eq!(sweeps(&stack, 20), 0);
+}
+
+#[test]
+fn a_job_started_while_the_registry_has_it_is_seen_by_the_sweeper() {
+    // A registration that is new when a sweep reads Neon is kept (its row may not be written
+    // yet); here the job is simply running while sweeps go on.
+    let stack = TestStack::start_with(&[("STALL_AFTER_SECS", "1")]);
+    sweeps(&stack, 1);
+    let (_, key) = stack.create_user("iris");
+    stack.providers("POST", "latency", Some(&json!({"provider": "openai", "ms": 3000})));
+    let task = start_job(&stack, &key, &story(&stack, &key), "generate", &json!({}));
+    assert_eq!(sweeps(&stack, 1), 1, "a sweep while a task is active asks Neon");
+    let last = stack.follow_task(&key, &task, LONG).pop().unwrap();
+    assert_eq!(last["status"], "completed", "{last}");
+}
