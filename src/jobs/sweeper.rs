@@ -9,7 +9,7 @@
 //! of the registered ones, and the registry is brought in line (`core::active::reconcile`).
 
 use crate::active_tasks::Registry;
-use crate::core::active::{reconcile, Snapshot};
+use crate::core::active::reconcile;
 use crate::core::messages::JobMessage;
 use crate::db::{tasks, Db};
 use crate::settings::{JobSettings, Settings};
@@ -36,11 +36,14 @@ pub async fn run(cron: String, env: Env) {
 /// The number of tasks re-driven, or `None` when the registry says there is nothing to do.
 async fn redrive_stalled(env: &Env) -> worker::Result<Option<usize>> {
     let err = |e: String| worker::Error::RustError(e);
-    let registry = Registry::new(env)?;
+    let read = match Registry::new(env) {
+        Ok(r) => r.snapshot().await.map(|s| (r, s)),
+        Err(e) => Err(e),
+    };
     // A registry that does not answer proves nothing: ask Neon as if every task might be active.
-    let snapshot = match registry.snapshot().await {
-        Ok(s) if !s.needs_neon() => return Ok(None),
-        Ok(s) => Some(s),
+    let registry = match read {
+        Ok((_, s)) if !s.needs_neon() => return Ok(None),
+        Ok(read) => Some(read),
         Err(e) => {
             crate::log::warn("registry_unavailable", json!({ "error": e.to_string() }));
             None
@@ -49,14 +52,14 @@ async fn redrive_stalled(env: &Env) -> worker::Result<Option<usize>> {
     let settings = Settings::from_env(env).map_err(err)?;
     let db = Db::new(&settings).map_err(|e| err(e.to_string()))?;
     let jobs = JobSettings::from_env(env).map_err(err)?;
-    let registered = snapshot.as_ref().map(Snapshot::task_ids).unwrap_or_default();
+    let registered = registry.as_ref().map(|(_, s)| s.task_ids()).unwrap_or_default();
     let (stalled, known) = tasks::sweep(&db, jobs.stall_after_secs, registered).await.map_err(|e| err(e.to_string()))?;
     let queue = env.queue(crate::platform::JOBS_QUEUE)?;
     for (task_id, kind, step) in &stalled {
         crate::log::warn("task_redriven", json!({ "task_id": task_id, "kind": kind, "step": step }));
         queue.send(JobMessage::step(kind, task_id.clone(), *step)).await?;
     }
-    if let Some(snapshot) = snapshot {
+    if let Some((registry, snapshot)) = registry {
         // A job start registers just before its one-statement insert; twice Neon's timeout is
         // far past the moment that row can still appear.
         let grace_ms = 2 * 1000 * settings.neon_timeout_secs as i64;

@@ -120,3 +120,24 @@ fn a_sweep_while_a_job_runs_asks_neon() {
     assert_eq!(last["status"], "completed", "{last}");
     assert_eq!(sweeps(&stack, 20), (0, 0));
 }
+
+#[test]
+fn without_the_registry_a_job_start_records_nothing_and_sweeps_ask_neon() {
+    let binding = "[[durable_objects.bindings]]\nname = \"ACTIVE_TASKS\"\nclass_name = \"ActiveTasks\"\n";
+    let stack = TestStack::start_with_config(&[], &|toml| {
+        assert!(toml.contains(binding), "wrangler.toml binds the registry");
+        toml.replacen(binding, "", 1)
+    });
+    let (_, key) = stack.create_user("ivo");
+    let story = story(&stack, &key);
+    let r = stack.call(&key, "POST", &format!("/api/v1/stories/{story}/generate"), Some(&json!({})));
+    assert_eq!(r.status, 503, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.json()["error"]["code"], "unavailable");
+    assert!(r.header("retry-after").is_some());
+    assert!(stack.sql("SELECT id FROM tasks", &[]).is_empty(), "a task the registry never heard of was recorded");
+    assert!(stack.openai_requests().is_empty());
+    // A sweep that cannot read the registry cannot know there is nothing to do.
+    assert_eq!(sweeps(&stack, 1), (1, 1));
+    assert_eq!(stack.worker_events("sweep_redrive").len(), 1, "the sweep asked Neon as before");
+    assert!(!stack.worker_events("registry_unavailable").is_empty());
+}
