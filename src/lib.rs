@@ -7,6 +7,8 @@
 pub mod core;
 
 #[cfg(target_arch = "wasm32")]
+mod active_tasks;
+#[cfg(target_arch = "wasm32")]
 mod api;
 #[cfg(target_arch = "wasm32")]
 mod db;

@@ -4,6 +4,7 @@
 pub const JOBS_QUEUE: &str = "JOBS";
 pub const AUDIO_BUCKET: &str = "AUDIO";
 pub const PROGRESS_DO: &str = "TASK_PROGRESS";
+pub const ACTIVE_TASKS_DO: &str = "ACTIVE_TASKS";
 
 /// 16 bytes from the platform's CSPRNG (Web Crypto in workerd).
 pub fn random_bytes() -> [u8; 16] {

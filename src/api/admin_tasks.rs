@@ -18,6 +18,7 @@ pub async fn redrive(req: &Request, ctx: &Ctx, id: &str) -> Result<Response, Api
     }
     let step = row.get::<i32>("step")? as u32;
     let kind: String = row.get("kind")?;
+    super::launch::register(ctx, &id).await?;
     ctx.env.queue(crate::platform::JOBS_QUEUE)?.send(JobMessage::step(&kind, id.clone(), step)).await?;
     json_response(202, &serde_json::json!({ "task_id": id, "step": step }))
 }

@@ -78,6 +78,7 @@ pub async fn start(req: &mut Request, ctx: &Ctx, id: &str) -> Result<Response, A
 
     let numbers: Vec<u32> = chosen.iter().map(|s| s.number).collect();
     let task_id = new_id();
+    super::launch::register(ctx, &task_id).await?;
     let extra = vec![audio_db::set_assigned(&id, &assigned)];
     let task = match tasks::create_job(&o.db, "audio", &task_id, &o.user.id, &id, &numbers, false, extra).await? {
         tasks::Created::Yes(t) => t,

@@ -25,3 +25,17 @@ pub async fn launch(ctx: &Ctx, task: &TaskView) {
     let chapters: Vec<u32> = task.chapters.iter().map(|c| c.number).collect();
     crate::log::info("task_created", json!({ "task_id": task.id, "kind": task.kind, "story_id": task.story_id, "chapters": chapters }));
 }
+
+/// Puts a task in the active-task registry before its row is written, so that the sweeper,
+/// which skips Neon while the registry is empty, always sees it. If the registry cannot be
+/// told, the job is not started (nothing is recorded or enqueued) and the caller may retry.
+pub async fn register(ctx: &Ctx, task_id: &str) -> Result<(), super::ApiError> {
+    let registered = match crate::active_tasks::Registry::new(&ctx.env) {
+        Ok(r) => r.register(task_id).await,
+        Err(e) => Err(e),
+    };
+    registered.map_err(|e| {
+        crate::log::error("registry_register_failed", json!({ "task_id": task_id, "error": e.to_string() }));
+        super::ApiError::unavailable("the job could not be started; try again", 5)
+    })
+}

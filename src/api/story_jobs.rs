@@ -43,6 +43,7 @@ pub async fn generate(req: &mut Request, ctx: &Ctx, id: &str) -> Result<Response
     }
     super::budget::check(&budget, &estimate)?;
     let task_id = new_id();
+    super::launch::register(ctx, &task_id).await?;
     let task = match tasks::create_job(&o.db, "story", &task_id, &o.user.id, &id, &chosen, r.regenerate, vec![]).await? {
         tasks::Created::Yes(t) => t,
         tasks::Created::Busy => return Err(ApiError::conflict("a job of this story is queued or running")),

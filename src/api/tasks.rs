@@ -45,6 +45,7 @@ pub async fn cancel(req: &Request, ctx: &Ctx, id: &str) -> Result<Response, ApiE
     }
     let results = db.transaction(&[tasks::cancel(&row.id), tasks::view(Some(&caller.owner()), &row.id)], None).await?;
     let now = tasks::view_from(&results[1])?.map(|(_, v)| v).unwrap_or(view);
+    crate::active_tasks::forget(&ctx.env, &row.id, None).await;
     crate::log::info("task_cancelled", serde_json::json!({ "task_id": now.id }));
     let shown = match publish_view(&ctx.env, &now, ttl(ctx)).await {
         Ok(v) => v,

@@ -1,4 +1,5 @@
 //! The part of talecast that knows nothing of Workers: it compiles and tests natively.
+pub mod active;
 pub mod api_key;
 pub mod budget;
 pub mod cost;

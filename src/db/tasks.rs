@@ -315,20 +315,28 @@ pub fn cancel(id: &str) -> Query {
     end_active(id, None, TaskStatus::Cancelled, "Cancelled", None, "cancelled")
 }
 
-/// Active tasks whose step nobody holds and that made no progress for `stall_secs`, marked
-/// as re-driven now so the next sweep leaves them alone for another while: (id, kind, step).
-pub async fn stalled(db: &Db, stall_secs: u64) -> Result<Vec<(String, String, u32)>, NeonError> {
-    db.query(
-        &Query::new(
-            "UPDATE tasks SET updated_at = now() WHERE id IN ( \
-               SELECT id FROM tasks WHERE status IN ('queued', 'running') AND (lease_until IS NULL OR lease_until < now()) \
-               AND updated_at < now() - make_interval(secs => $1) LIMIT 100) \
-             RETURNING id::text, kind, step",
-        )
-        .bind(stall_secs as i64),
+/// What a sweep needs from Neon, in one round trip: the active tasks whose step nobody holds
+/// and that made no progress for `stall_secs`, as (id, kind, step), marked as re-driven now so
+/// the next sweep leaves them alone for another while; and, for every task that is active or
+/// is one of `registered`, whether it is active.
+pub async fn sweep(db: &Db, stall_secs: u64, registered: Vec<String>) -> Result<(Vec<(String, String, u32)>, Vec<(String, bool)>), NeonError> {
+    let stalled = Query::new(
+        "UPDATE tasks SET updated_at = now() WHERE id IN ( \
+           SELECT id FROM tasks WHERE status IN ('queued', 'running') AND (lease_until IS NULL OR lease_until < now()) \
+           AND updated_at < now() - make_interval(secs => $1) LIMIT 100) \
+         RETURNING id::text, kind, step",
     )
-    .await?
-    .rows()
-    .map(|r| Ok((r.get("id")?, r.get("kind")?, r.get::<i32>("step")? as u32)))
-    .collect()
+    .bind(stall_secs as i64);
+    let known = Query::new(
+        "SELECT id::text, status IN ('queued', 'running') AS active FROM tasks \
+         WHERE status IN ('queued', 'running') OR id::text = ANY($1::text[])",
+    )
+    .bind(registered);
+    let results = db.transaction(&[stalled, known], None).await?;
+    let (Some(stalled), Some(known)) = (results.first(), results.get(1)) else {
+        return Err(NeonError::Decode("a sweep batch answered fewer than two results".into()));
+    };
+    let stalled = stalled.rows().map(|r| Ok((r.get("id")?, r.get("kind")?, r.get::<i32>("step")? as u32))).collect::<Result<_, NeonError>>()?;
+    let known = known.rows().map(|r| Ok((r.get("id")?, r.get("active")?))).collect::<Result<_, NeonError>>()?;
+    Ok((stalled, known))
 }

@@ -30,6 +30,7 @@ pub async fn handle(env: &Env, job: &JobMessage) -> worker::Result<Outcome> {
                     let why = task.last_error.as_deref().map(|w| format!(" Last reason: {w}.")).unwrap_or_default();
                     let error = ErrorInfo::new("job_failed", format!("The job failed repeatedly and was given up.{why} Run it again to continue."));
                     db.query(&tasks::end_active(task_id, None, TaskStatus::Failed, "Failed", Some(&error), "failed")).await.map_err(internal)?;
+                    crate::active_tasks::forget(env, task_id, None).await;
                     crate::progress::publish_task(env, &db, task_id, ttl).await?;
                 }
             }

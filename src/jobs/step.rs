@@ -218,6 +218,7 @@ impl<'a> StepCtx<'a> {
         batch.push(tasks::finish(&self.lease, TaskStatus::Completed, "Done", Some(&result), None));
         held(self.write(batch).await?.pop().unwrap_or_default())?;
         crate::log::info("task_completed", json!({ "task_id": self.task.id, "kind": self.task.kind }));
+        crate::active_tasks::forget(self.env, &self.task.id, Some(&self.sub)).await;
         self.publish().await;
         Ok(Outcome::Done)
     }

@@ -2,11 +2,19 @@
 //! fail after a step was recorded), so no task depends on one message: active tasks that made
 //! no progress for a while are re-driven from their recorded step, which is safe because a step
 //! is claimed by exactly one delivery. It also removes old diagnostic objects from R2.
+//!
+//! Idle must cost no Neon compute (any query wakes a suspended one), so the sweeper first asks
+//! the active-task registry (`active_tasks`): empty and adopted means no task is queued or
+//! running, and Neon is left alone. Otherwise one batch finds the stalled tasks and the state
+//! of the registered ones, and the registry is brought in line (`core::active::reconcile`).
 
+use crate::active_tasks::Registry;
+use crate::core::active::reconcile;
 use crate::core::messages::JobMessage;
 use crate::db::{tasks, Db};
 use crate::settings::{JobSettings, Settings};
 use serde_json::json;
+use std::collections::HashMap;
 use worker::Env;
 
 /// Objects under these prefixes older than this are removed.
@@ -15,7 +23,8 @@ const MAX_AGE_MS: u64 = 3600 * 1000;
 
 pub async fn run(cron: String, env: Env) {
     match redrive_stalled(&env).await {
-        Ok(n) => crate::log::info("sweep_redrive", json!({ "cron": cron, "tasks_redriven": n })),
+        Ok(Some(n)) => crate::log::info("sweep_redrive", json!({ "cron": cron, "tasks_redriven": n })),
+        Ok(None) => crate::log::info("sweep_idle", json!({ "cron": cron })),
         Err(e) => crate::log::error("sweep_redrive_failed", json!({ "cron": cron, "error": e.to_string() })),
     }
     match sweep_diagnostics(&env).await {
@@ -24,17 +33,43 @@ pub async fn run(cron: String, env: Env) {
     }
 }
 
-async fn redrive_stalled(env: &Env) -> worker::Result<usize> {
+/// The number of tasks re-driven, or `None` when the registry says there is nothing to do.
+async fn redrive_stalled(env: &Env) -> worker::Result<Option<usize>> {
     let err = |e: String| worker::Error::RustError(e);
-    let db = Db::new(&Settings::from_env(env).map_err(err)?).map_err(|e| err(e.to_string()))?;
+    let read = match Registry::new(env) {
+        Ok(r) => r.snapshot().await.map(|s| (r, s)),
+        Err(e) => Err(e),
+    };
+    // A registry that does not answer proves nothing: ask Neon as if every task might be active.
+    let registry = match read {
+        Ok((_, s)) if !s.needs_neon() => return Ok(None),
+        Ok(read) => Some(read),
+        Err(e) => {
+            crate::log::warn("registry_unavailable", json!({ "error": e.to_string() }));
+            None
+        }
+    };
+    let settings = Settings::from_env(env).map_err(err)?;
+    let db = Db::new(&settings).map_err(|e| err(e.to_string()))?;
     let jobs = JobSettings::from_env(env).map_err(err)?;
-    let stalled = tasks::stalled(&db, jobs.stall_after_secs).await.map_err(|e| err(e.to_string()))?;
+    let registered = registry.as_ref().map(|(_, s)| s.task_ids()).unwrap_or_default();
+    let (stalled, known) = tasks::sweep(&db, jobs.stall_after_secs, registered).await.map_err(|e| err(e.to_string()))?;
     let queue = env.queue(crate::platform::JOBS_QUEUE)?;
     for (task_id, kind, step) in &stalled {
         crate::log::warn("task_redriven", json!({ "task_id": task_id, "kind": kind, "step": step }));
         queue.send(JobMessage::step(kind, task_id.clone(), *step)).await?;
     }
-    Ok(stalled.len())
+    if let Some((registry, snapshot)) = registry {
+        // A job start registers just before its one-statement insert; twice Neon's timeout is
+        // far past the moment that row can still appear.
+        let grace_ms = 2 * 1000 * settings.neon_timeout_secs as i64;
+        let plan = reconcile(&snapshot, &known.into_iter().collect::<HashMap<_, _>>(), grace_ms);
+        if !plan.remove.is_empty() || !plan.add.is_empty() || !snapshot.adopted {
+            crate::log::info("registry_reconciled", json!({ "removed": plan.remove, "added": plan.add, "was_adopted": snapshot.adopted }));
+            registry.reconcile(&plan).await?;
+        }
+    }
+    Ok(Some(stalled.len()))
 }
 
 async fn sweep_diagnostics(env: &Env) -> worker::Result<usize> {

@@ -8,6 +8,7 @@ mod bodies;
 mod budgets;
 mod drills;
 mod health;
+mod idle;
 mod local_security;
 mod queue;
 mod rate_limits;
