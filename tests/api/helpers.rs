@@ -503,9 +503,9 @@ impl TestStack {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_string()))
             .collect();
-        // `wrangler dev` labels even empty 204 answers `Content-Encoding: gzip` when the client
+        // `wrangler dev` labels even empty 204 and 304 answers `Content-Encoding: gzip` when the client
         // accepts gzip (as browsers do); there is no body to decode.
-        let body = if status == 204 { Vec::new() } else { resp.into_body().with_config().limit(512 * 1024 * 1024).read_to_vec().map_err(|e| e.to_string())? };
+        let body = if status == 204 || status == 304 { Vec::new() } else { resp.into_body().with_config().limit(512 * 1024 * 1024).read_to_vec().map_err(|e| e.to_string())? };
         Ok(Reply { status, headers, body })
     }
 

@@ -6,6 +6,7 @@ mod audio;
 mod bench;
 mod bodies;
 mod budgets;
+mod conditional;
 mod drills;
 mod health;
 mod idle;
