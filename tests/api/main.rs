@@ -10,6 +10,7 @@ mod conditional;
 mod drills;
 mod health;
 mod idle;
+mod links;
 mod local_security;
 mod queue;
 mod rate_limits;

@@ -138,6 +138,14 @@ fn every_route_stays_within_its_round_trips() {
     m.call("GET /api/v1/stories/{id}/chapters/{n}/audio", &format!("/api/v1/stories/{id}/chapters/1/audio"), None, None, true);
     m.call("GET /api/v1/stories/{id}/audio", &format!("/api/v1/stories/{id}/audio"), None, None, true);
     m.call("GET /api/v1/usage", "/api/v1/usage", None, None, true);
+    m.call("GET /api/v1/voices", "/api/v1/voices", None, None, true);
+    let links = m.call("POST /api/v1/stories/{id}/links", &format!("/api/v1/stories/{id}/links"), Some(&json!({})), None, true).json();
+    // Signed links need no key; the one `call` sends is not what lets them through.
+    let path = |url: &Value| url.as_str().unwrap().strip_prefix(&stack.base_url).unwrap().to_string();
+    m.call("GET /l/{id}/chapters/{n}.mp3", &path(&links["chapters"][0]["url"]), None, None, true);
+    m.call("GET /l/{id}/book.mp3", &path(&links["book"]), None, None, true);
+    m.call("GET /l/{id}/feed.xml", &path(&links["feed"]), None, None, true);
+    m.call("POST /api/v1/stories/{id}/links/revoke", &format!("/api/v1/stories/{id}/links/revoke"), None, None, true);
 
     // A job to cancel: the consumer may pick it up at once, so only the Worker counts.
     let task = m.call("POST /api/v1/stories/{id}/generate", &format!("/api/v1/stories/{id}/generate"), Some(&json!({"regenerate": true})), None, false).json();
