@@ -160,10 +160,11 @@ fn every_route_stays_within_its_round_trips() {
         audio_job as f64 / clips as f64
     );
     // Per LLM call: the claim, the progress write before the call, the write after it, the
-    // hand-over; per clip: the renewal that also logs usage, plus a chapter's share of its
-    // steps. Each publish used to cost two more.
+    // hand-over; per clip: the renewal that also logs usage, plus its chapter's share of the
+    // claim, reads, assembly and hand-over (6-line chapters here, so that share is large).
+    // Each publish used to cost two more.
     assert!(story_job <= 5 * llm_calls, "{figures}");
-    assert!(audio_job <= 3 * clips, "{figures}");
+    assert!(audio_job <= 4 * clips, "{figures}");
     println!("{figures}");
     crate::drills::record_figure(&figures);
 
