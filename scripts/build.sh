@@ -6,7 +6,9 @@ cd "$(dirname "$0")/.."
 
 if [ "${TALECAST_SKIP_BUILD:-}" = 1 ] && [ -f build/index.js ]; then exit 0; fi
 
-export ESBUILD_BIN="$PWD/node_modules/@esbuild/linux-x64/bin/esbuild"
+source scripts/lib/node.sh
+# esbuild's binary comes in a package per platform; npm installs only this machine's.
+export ESBUILD_BIN="$PWD/node_modules/@esbuild/$(npm_platform)/bin/esbuild"
 export WASM_BINDGEN_BIN="$PWD/.tools/bin/wasm-bindgen"
 export WASM_OPT_BIN="$PWD/node_modules/binaryen/bin/wasm-opt"
 for b in "$ESBUILD_BIN" "$WASM_BINDGEN_BIN" "$WASM_OPT_BIN" .tools/bin/worker-build; do
@@ -15,6 +17,6 @@ done
 .tools/bin/worker-build --release >&2
 
 wasm=$(find build -name '*.wasm' | head -n1)
-raw=$(stat -c %s "$wasm")
+raw=$(wc -c < "$wasm")
 gz=$(gzip -9 -c "$wasm" | wc -c)
 echo "build: $wasm $((raw / 1024)) KiB raw, $((gz / 1024)) KiB gzip" >&2

