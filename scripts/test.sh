@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets up and runs every test: native unit tests (core, devstack), the Neon-protocol and
-# provider stand-in tests, the official Neon driver's conformance test, and the end-to-end
-# tests that start the whole stack (PostgreSQL, devstack, `wrangler dev`) per test.
+# provider stand-in tests, the official Neon driver's conformance test, the end-to-end
+# tests that start the whole stack (PostgreSQL, devstack, `wrangler dev`) per test, and
+# `wrangler deploy --dry-run --env production`.
 #
 # Every suite runs even when an earlier one fails. The closing line counts every test that
 # passed and every one that failed; a test binary that did not build or ended without its
@@ -97,6 +98,11 @@ else
   node_rc=${PIPESTATUS[0]}
 fi
 
+# The production configuration, as `wrangler deploy --env production` sees it (no account
+# needed): one test.
+deploy_passed=0
+if bash scripts/deploy-dry-run.sh 2>&1 | tee "$RUN/deploy.log"; then deploy_passed=1; else note_failure "wrangler deploy --dry-run --env production (scripts/deploy-dry-run.sh)"; fi
+
 # Figures, not a pass/fail: the chapter join's speed and peak memory. A crash still counts.
 cargo run --quiet --release --example join_bench 2>&1 | tee "$RUN/bench.log" || note_failure "join_bench (crashed)"
 if [ -f "$ROOT/target/drill-figures.txt" ]; then
@@ -144,7 +150,7 @@ fi
 echo
 cat "$RUN/suites.txt"
 for f in "${failures[@]}"; do echo "failed: $f"; done
-total_pass=$((passed + npass))
+total_pass=$((passed + npass + deploy_passed))
 total_fail=$((failed + nfail + ncancel + extra_failed))
 echo "tests: $total_pass passed, $total_fail failed"
 [ "$total_fail" = 0 ] && [ "$cargo_rc" = 0 ] && [ "$node_rc" = 0 ]
