@@ -13,6 +13,7 @@ mod idle;
 mod links;
 mod local_security;
 mod queue;
+mod quickstart;
 mod rate_limits;
 mod round_trips;
 mod routing;
