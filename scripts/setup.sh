@@ -17,12 +17,17 @@ WASM_BINDGEN_VERSION=$(awk '/^name = "wasm-bindgen"$/ {getline; gsub(/version = 
 say() { echo "setup: $*"; }
 
 apt_missing=()
-ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || apt_missing+=(postgresql)
+# PG_BIN (scripts/lib/pg.sh) names another PostgreSQL, e.g. Homebrew's on macOS.
+[ -x "${PG_BIN:-}/postgres" ] || ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || apt_missing+=(postgresql)
 command -v espeak-ng >/dev/null || apt_missing+=(espeak-ng)
 command -v lame >/dev/null || apt_missing+=(lame)
 command -v ffprobe >/dev/null || apt_missing+=(ffmpeg)
 command -v jq >/dev/null || apt_missing+=(jq)
-if [ ${#apt_missing[@]} -gt 0 ]; then
+if [ ${#apt_missing[@]} -gt 0 ] && ! command -v apt-get >/dev/null; then
+  say "missing: ${apt_missing[*]}; install them with this machine's package manager" \
+    "(macOS: brew install postgresql@17 espeak-ng lame ffmpeg jq, then PG_BIN=\$(brew --prefix postgresql@17)/bin)"
+  exit 1
+elif [ ${#apt_missing[@]} -gt 0 ]; then
   say "installing Debian packages: ${apt_missing[*]}"
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
   $SUDO apt-get update -qq

