@@ -1,0 +1,70 @@
+// Failures shown in plain words, with what to do next: a bad key (401), a job started while
+// another runs (409; then Cancel ends the running one), and a chapter the LLM refused.
+// Faults come from the OpenAI stand-in's /__admin/faults.
+import { assertClean, check, open, providers, run, shot, signIn } from './lib.mjs';
+
+const { browser, page, watch } = await open();
+
+const problem = async () => ({
+  status: await page.getAttribute('#problem', 'data-status'),
+  text: (await page.textContent('#problem')).trim(),
+});
+
+async function create(prompt, chapters) {
+  await page.fill('#prompt-input', prompt);
+  await page.fill('#chapters-input', String(chapters));
+  await page.click('#create-button');
+  await page.waitForSelector('#task:not([hidden])');
+}
+
+async function badKey() {
+  await signIn(page, 'tc_this_key_does_not_exist');
+  await page.waitForSelector('#problem:not([hidden])');
+  const p = await problem();
+  check(p.status === '401', `status ${p.status}`);
+  check(p.text.includes('That API key was not accepted.') && p.text.includes('Paste a valid API key'), p.text);
+  check(await page.isHidden('#signed-in'), 'nothing of the account shows');
+  check(await page.evaluate(() => sessionStorage.getItem('talecast.key')) === null, 'the bad key is forgotten');
+  await shot(page, '5-bad-key');
+}
+
+async function conflict() {
+  await signIn(page);
+  await page.waitForSelector('#who:not([hidden])');
+  check(await page.isHidden('#problem'), 'a good key clears the problem');
+  // The first LLM call hangs, so the story job stays running.
+  await providers('POST', 'faults', { provider: 'openai', kind: 'hang', hang_ms: 120000 });
+  await create('A clockmaker builds a clock that runs backwards.', 1);
+  await page.waitForFunction(() => document.getElementById('task').dataset.status === 'running', null, { timeout: 60_000 });
+  await page.click('#chapters li[data-number="1"] .regenerate');
+  await page.waitForSelector('#problem:not([hidden])');
+  const p = await problem();
+  check(p.status === '409', `status ${p.status}: ${p.text}`);
+  check(p.text.includes('Could not regenerate chapter 1') && p.text.includes('queued or running') && p.text.includes('cancel it'), p.text);
+  await shot(page, '6-conflict');
+  await page.click('#cancel-task');
+  await page.waitForFunction(() => document.getElementById('task').dataset.status === 'cancelled', null, { timeout: 30_000 });
+  check((await page.textContent('#task-message')).includes('Cancelled'), 'the cancel is shown');
+  await providers('DELETE', 'faults');
+}
+
+async function failedChapter() {
+  // Every LLM call is refused as a bad OpenAI key would be: the task and the chapter fail.
+  await providers('POST', 'faults', { provider: 'openai', kind: 'status', status: 401, times: null });
+  await create('A cartographer maps a city that changes every night.', 1);
+  await page.waitForFunction(() => document.getElementById('task').dataset.status === 'failed', null, { timeout: 90_000 });
+  await page.waitForSelector('#chapters li[data-number="1"] .chapter-error');
+  const text = await page.textContent('#chapters li[data-number="1"] .chapter-error');
+  check(/OpenAI/.test(text) && /401/.test(text), `the chapter's error names the provider and status: ${text}`);
+  check(text.includes('Regenerate this chapter to try again.'), `what to do next: ${text}`);
+  check((await page.textContent('#task-message')).includes('OpenAI'), 'the task message says why');
+  await shot(page, '7-failed-chapter');
+  await providers('DELETE', 'faults');
+}
+
+await run(browser, [
+  ['a bad key shows its message', badKey],
+  ['a 409 shows its message; Cancel ends the job', conflict],
+  ['a failed chapter shows its error', failedChapter],
+  ['no foreign request, no CSP violation', async () => assertClean(watch)],
+]);
