@@ -21,6 +21,7 @@ function signOut(clearMessage = true) {
   stop();
   show($('who'), false);
   show($('signed-in'), false);
+  show($('key-form'), true);
   if (clearMessage) clearProblem();
   $('key-input').focus();
 }
@@ -35,6 +36,7 @@ async function signIn() {
   clearProblem();
   show($('who'), true);
   show($('signed-in'), true);
+  show($('key-form'), false);
   loadStories().catch((e) => fail(e, 'list your stories'));
   route();
 }

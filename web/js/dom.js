@@ -19,3 +19,10 @@ export function el(tag, attrs = {}, ...children) {
 export function show(node, visible) {
   node.hidden = !visible;
 }
+
+/** A story's title, or the start of its prompt when it has none. */
+export function storyName(story) {
+  if (story.title) return story.title;
+  const p = story.prompt.trim();
+  return p.length > 60 ? `${p.slice(0, 60)}…` : p;
+}

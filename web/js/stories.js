@@ -1,13 +1,13 @@
 // The user's stories (newest first, paged) and the form that creates one.
 import { call } from './api.js';
-import { $, el, show } from './dom.js';
+import { $, el, show, storyName } from './dom.js';
 
 let cursor = null;
 
 function item(story) {
   const when = new Date(story.created_at).toLocaleString('en');
   return el('li', {},
-    el('a', { href: `#story/${story.id}` }, story.title || '(untitled)'),
+    el('a', { href: `#story/${story.id}` }, storyName(story)),
     el('span', { class: 'help' }, ` · ${story.num_chapters} chapter${story.num_chapters === 1 ? '' : 's'} · ${story.status} · ${when}`));
 }
 

@@ -2,7 +2,7 @@
 // estimate and start, and the book download. Players get signed links (an <audio src>
 // cannot send the key).
 import { call } from './api.js';
-import { $, el, show } from './dom.js';
+import { $, el, show, storyName } from './dom.js';
 import { chapterAdvice } from './problems.js';
 
 const STATUS_WORDS = {
@@ -73,7 +73,7 @@ async function ensureLinks(story) {
 }
 
 export async function renderStory(story, handlers) {
-  $('story-heading').textContent = story.title || '(untitled)';
+  $('story-heading').textContent = storyName(story);
   $('story-status').textContent = `${story.num_chapters} chapter(s) · ${story.status}${story.enhance ? ' · enhanced' : ''} · “${story.prompt.slice(0, 140)}”`;
   try {
     await ensureLinks(story);
