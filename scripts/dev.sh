@@ -17,18 +17,25 @@ WORKER_PORT="${TALECAST_PORT:-8787}"
 
 pg_start "$ROOT/.local/pg" "$PG_PORT"
 
-# Local secrets: made once from the example, with a fresh admin token and a fresh password
+# Local secrets: made once from the example, with a fresh admin token, link signing key and password
 # for the database role the Worker logs in as (`talecast`: it owns the database, and is no
 # superuser). A .dev.vars from before, which logged in as the superuser, gets the role too.
 app_url() { echo "postgresql://talecast:$(pg_new_password)@127.0.0.1:$PG_PORT/talecast"; }
+link_key() { od -An -N32 -tx1 /dev/urandom | tr -d ' \n'; }
 if [ ! -f .dev.vars ]; then
   token="tc_admin_$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')"
   (umask 077; sed -e "s|^DATABASE_URL=.*|DATABASE_URL=$(app_url)|" \
-      -e "s|^ADMIN_TOKEN=.*|ADMIN_TOKEN=$token|" .dev.vars.example > .dev.vars)
+      -e "s|^ADMIN_TOKEN=.*|ADMIN_TOKEN=$token|" \
+      -e "s|^LINK_SIGNING_KEY=.*|LINK_SIGNING_KEY=$(link_key)|" .dev.vars.example > .dev.vars)
   echo "dev: wrote .dev.vars (ADMIN_TOKEN is in it)"
 elif grep -q '^DATABASE_URL=postgresql://postgres:' .dev.vars; then
   sed -i -e "s|^DATABASE_URL=.*|DATABASE_URL=$(app_url)|" .dev.vars
   echo "dev: .dev.vars now logs in as the role talecast, with a generated password (was the superuser)"
+fi
+# A .dev.vars from before signed links gets a key of its own.
+if ! grep -q '^LINK_SIGNING_KEY=' .dev.vars; then
+  echo "LINK_SIGNING_KEY=$(link_key)" >> .dev.vars
+  echo "dev: added a generated LINK_SIGNING_KEY to .dev.vars"
 fi
 # DATABASE_URL names the role, its password and the database: make them so.
 db_url=$(sed -n 's/^DATABASE_URL=//p' .dev.vars)

@@ -129,6 +129,12 @@ pub fn budget_defaults(env: &Env) -> Result<Limits, String> {
     )
 }
 
+/// The signer of links for players and feeds, from the secret `LINK_SIGNING_KEY`. Rotating
+/// the secret ends every link signed with the old one.
+pub fn link_signer(env: &Env) -> Result<crate::core::links::Signer, String> {
+    crate::core::links::Signer::new(&secret(env, "LINK_SIGNING_KEY")?)
+}
+
 fn secret(env: &Env, name: &str) -> Result<String, String> {
     env.secret(name)
         .map(|s| s.to_string())

@@ -148,6 +148,12 @@ pub async fn chapter(req: &Request, ctx: &Ctx, id: &str, n: &str) -> Result<Resp
     let number: u32 = n.parse().map_err(|_| ApiError::not_found("no such chapter"))?;
     let o = super::stories::owned(req, ctx, id, |id, _| vec![audio_db::of_chapter(id, number)]).await?;
     let audio = audio_db::chapter_audio_from(&o.results[0])?.ok_or_else(|| ApiError::not_found("this chapter has no audio yet"))?;
+    serve_chapter(req, ctx, &audio).await
+}
+
+/// A chapter's MP3 once the caller may have it (its owner, or a signed link): whole or by
+/// `Range`, with `If-Range`.
+pub async fn serve_chapter(req: &Request, ctx: &Ctx, audio: &ChapterAudio) -> Result<Response, ApiError> {
     let bucket = ctx.env.bucket(crate::platform::AUDIO_BUCKET)?;
     let gone = || ApiError::not_found("this chapter has no audio yet");
     let range_header = req.headers().get("Range")?;
@@ -218,8 +224,11 @@ fn stream(obj: worker::Object, range: Option<(u64, u64)>) -> Result<Response, Ap
 /// one after another, so the book is never held in memory.
 pub async fn book(req: &Request, ctx: &Ctx, id: &str) -> Result<Response, ApiError> {
     let o = super::stories::owned(req, ctx, id, |id, _| vec![audio_db::with_audio(id)]).await?;
-    let story = o.story;
-    let chapters = audio_db::with_audio_from(&o.results[0])?;
+    serve_book(ctx, &o.story.title, audio_db::with_audio_from(&o.results[0])?)
+}
+
+/// The book of `chapters` (those with audio, in order) once the caller may have it.
+pub fn serve_book(ctx: &Ctx, title: &str, chapters: Vec<ChapterAudio>) -> Result<Response, ApiError> {
     let Some(first) = chapters.first() else {
         return Err(ApiError::conflict("no chapter has audio yet"));
     };
@@ -243,7 +252,7 @@ pub async fn book(req: &Request, ctx: &Ctx, id: &str) -> Result<Response, ApiErr
     let audio_bytes: u64 = chapters.iter().map(|c| c.bytes - c.meta.header_len).sum();
     let cbr = chapters.iter().all(|c| c.meta.bitrate_kbps == first.meta.bitrate_kbps && c.meta.bitrate_kbps > 0);
     let bitrate = if first.meta.bitrate_kbps > 0 { first.meta.bitrate_kbps } else { 128 };
-    let mut head = book_tag(if story.title.is_empty() { "talecast" } else { &story.title }, &marks);
+    let mut head = book_tag(if title.is_empty() { "talecast" } else { title }, &marks);
     head.extend(mp3::xing_frame(format, bitrate, frames, audio_bytes, cbr));
     let total = head.len() as u64 + audio_bytes;
 

@@ -12,16 +12,20 @@ mod body;
 mod budget;
 mod cors;
 mod errors;
+mod feed;
 mod health;
 mod launch;
+mod links;
 mod probes;
 pub mod rate_limit;
+mod signed;
 mod stories;
 mod story_jobs;
 mod tasks;
 mod usage;
 mod users;
 mod voices;
+mod voices_catalogue;
 
 pub use errors::ApiError;
 
@@ -100,6 +104,10 @@ async fn route(req: &mut Request, ctx: &Ctx, path: &str, segments: &[&str]) -> R
         (["api", "v1", "tasks", id, "events"], Get) => tasks::events(req, ctx, id).await,
         (["api", "v1", "tasks", id, "cancel"], Post) => tasks::cancel(req, ctx, id).await,
         (["api", "v1", "usage"], Get) => usage::get(req, ctx).await,
+        (["api", "v1", "voices"], Get) => voices_catalogue::get(req, ctx).await,
+        (["api", "v1", "stories", id, "links"], Post) => links::create(req, ctx, id).await,
+        (["api", "v1", "stories", id, "links", "revoke"], Post) => links::revoke(req, ctx, id).await,
+        (["l", ..], Get | Head) if signed_path(segments) => signed::get(req, ctx, segments).await,
         (["api", "v1", "admin", "probes"], Post) => probes::create(req, ctx).await,
         (["api", "v1", "admin", "probes", id], Get) => probes::get(req, ctx, id).await,
         (["api", "v1", "admin", "users", id, "budget"], Put) => admin_budget::put(req, ctx, id).await,
@@ -115,10 +123,11 @@ fn known_path(s: &[&str]) -> bool {
     matches!(
         s,
         ["health"]
-            | ["api", "v1", "users" | "me" | "stories" | "usage"]
+            | ["api", "v1", "users" | "me" | "stories" | "usage" | "voices"]
             | ["api", "v1", "stories", _]
             | ["api", "v1", "stories", _, "chapters", _]
-            | ["api", "v1", "stories", _, "generate" | "audio" | "voices"]
+            | ["api", "v1", "stories", _, "generate" | "audio" | "voices" | "links"]
+            | ["api", "v1", "stories", _, "links", "revoke"]
             | ["api", "v1", "stories", _, "chapters", _, "audio"]
             | ["api", "v1", "tasks", _]
             | ["api", "v1", "tasks", _, "events" | "cancel"]
@@ -126,7 +135,12 @@ fn known_path(s: &[&str]) -> bool {
             | ["api", "v1", "admin", "probes", _]
             | ["api", "v1", "admin", "tasks", _, "redrive" | "progress"]
             | ["api", "v1", "admin", "users", _, "budget"]
-    )
+    ) || signed_path(s)
+}
+
+/// Signed links for players and feeds (`core::links`): GET and HEAD, no `Authorization`.
+fn signed_path(s: &[&str]) -> bool {
+    crate::core::links::Resource::from_segments(s).is_some()
 }
 
 /// A JSON answer with the contract's content type.

@@ -2,7 +2,8 @@
 //! (`core::rate_limit`). Authenticated classes are keyed by the API key's hash, which
 //! `auth::caller` computes without a database round trip, so a request over its limit is
 //! refused before it touches Neon. Failed authentication and `/health` are keyed by the
-//! client IP (`CF-Connecting-IP`).
+//! client IP (`CF-Connecting-IP`), and so are signed links (which have no user), under the
+//! reads limit.
 //!
 //! The binding answers only "allowed or not"; its counts are per Cloudflare location and
 //! approximate. That is what these limits need: they stop one caller from flooding the
@@ -87,6 +88,8 @@ pub async fn before(req: &Request, ctx: &Ctx, method: &str, segments: &[&str]) -
     }
     match route {
         RouteLimit::Health => check(ctx, Class::Health, &ip).await,
+        // Prefixed: an IP never collides with a key hash in the reads limiter's key space.
+        RouteLimit::SignedLink => check(ctx, Class::Read, &format!("ip:{ip}")).await,
         RouteLimit::PerUser(class) => match auth::caller(req) {
             Ok(caller) => check(ctx, class, caller.key_hash()).await,
             Err(_) => Ok(()),

@@ -89,6 +89,9 @@ pub enum RouteLimit {
     JobStart,
     /// `/health`: per client IP.
     Health,
+    /// Signed links (`/l/...`): no user, so the reads limit is counted per client IP. Not per
+    /// story: anyone could use up a story's count with forged links.
+    SignedLink,
     /// Admin routes (one trusted token) and unknown paths: no per-caller count; their 401s
     /// still count against `FailedAuth`.
     None,
@@ -97,6 +100,7 @@ pub enum RouteLimit {
 pub fn route_limit(method: &str, segments: &[&str]) -> RouteLimit {
     match (segments, method) {
         (["health"], "GET") => RouteLimit::Health,
+        ([crate::core::links::PREFIX, ..], "GET" | "HEAD") => RouteLimit::SignedLink,
         (["api", "v1", "admin", ..], _) => RouteLimit::None,
         // Creating users needs the admin token.
         (["api", "v1", "users"], _) => RouteLimit::None,
@@ -208,6 +212,13 @@ mod tests {
             ("POST", "/api/v1/admin/probes".to_string(), RouteLimit::None),
             ("GET", format!("/api/v1/admin/tasks/{id}/progress"), RouteLimit::None),
             ("GET", "/nope".to_string(), RouteLimit::None),
+            ("GET", "/api/v1/voices".to_string(), RouteLimit::PerUser(Class::Read)),
+            ("POST", format!("/api/v1/stories/{id}/links"), RouteLimit::PerUser(Class::Write)),
+            ("POST", format!("/api/v1/stories/{id}/links/revoke"), RouteLimit::PerUser(Class::Write)),
+            ("GET", format!("/l/{id}/chapters/1.mp3"), RouteLimit::SignedLink),
+            ("HEAD", format!("/l/{id}/book.mp3"), RouteLimit::SignedLink),
+            ("GET", format!("/l/{id}/feed.xml"), RouteLimit::SignedLink),
+            ("POST", format!("/l/{id}/feed.xml"), RouteLimit::None),
             ("DELETE", "/health".to_string(), RouteLimit::None),
         ];
         for (method, path, want) in cases {

@@ -432,6 +432,7 @@ mod tests {
         Voice {
             voice_id: "JBFqnCBsd6RMkjVDRZzb".into(),
             name: "George".into(),
+            description: None,
             model_id: "eleven_multilingual_v2".into(),
             settings: VoiceSettings {
                 stability: 0.65,

@@ -31,6 +31,9 @@ impl Default for VoiceSettings {
 pub struct Voice {
     pub voice_id: String,
     pub name: String,
+    /// For a person choosing a voice (the catalogue route); shapes no audio.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
     pub model_id: String,
     pub settings: VoiceSettings,
 }
@@ -67,6 +70,8 @@ struct RawConfig {
 struct RawVoice {
     voice_id: String,
     name: String,
+    #[serde(default)]
+    description: Option<String>,
     #[serde(default)]
     model_id: Option<String>,
     #[serde(default)]
@@ -105,7 +110,7 @@ impl VoiceConfig {
 
     /// Parses a configuration in the format of `voices.json`:
     /// `{"model_id"?, "settings"?: {..partial..}, "narrator": voice, "pool": [voice, ...]}` with
-    /// voice = `{"voice_id", "name", "model_id"?, "settings"?: {..partial..}}`. Unknown fields,
+    /// voice = `{"voice_id", "name", "description"?, "model_id"?, "settings"?: {..partial..}}`. Unknown fields,
     /// out-of-range settings and repeated voice ids are errors, so a bad deploy fails at start-up
     /// rather than mid-book.
     pub fn from_json(s: &str) -> Result<Self, String> {
@@ -116,6 +121,7 @@ impl VoiceConfig {
             let voice = Voice {
                 voice_id: v.voice_id.trim().to_string(),
                 name: v.name.trim().to_string(),
+                description: v.description.map(|d| d.trim().to_string()).filter(|d| !d.is_empty()),
                 model_id: v.model_id.unwrap_or_else(|| model.clone()).trim().to_string(),
                 settings: v.settings.over(&settings),
             };
@@ -413,7 +419,7 @@ mod tests {
     fn from_json_applies_defaults_and_per_voice_overrides() {
         let c = VoiceConfig::from_json(
             r#"{"model_id": "eleven_turbo_v2_5", "settings": {"speed": 1.1},
-                "narrator": {"voice_id": "N", "name": " Nar ", "settings": {"stability": 0.9}},
+                "narrator": {"voice_id": "N", "name": " Nar ", "description": " warm ", "settings": {"stability": 0.9}},
                 "pool": [{"voice_id": "A", "name": "a", "model_id": "eleven_v3", "settings": {"use_speaker_boost": false}}]}"#,
         )
         .unwrap();
@@ -422,6 +428,7 @@ mod tests {
             Voice {
                 voice_id: "N".into(),
                 name: "Nar".into(),
+                description: Some("warm".into()),
                 model_id: "eleven_turbo_v2_5".into(),
                 settings: VoiceSettings {
                     stability: 0.9,

@@ -29,6 +29,8 @@ pub struct TestStack {
     pub base_url: String,
     pub providers_url: String,
     pub admin_token: String,
+    /// The Worker's `LINK_SIGNING_KEY` (a fresh one per stack).
+    pub link_signing_key: String,
     pub work_dir: PathBuf,
     /// devstack's Neon endpoint (`http://.../sql`) and the connection string the Worker uses.
     pub neon_url: String,
@@ -153,7 +155,7 @@ pub fn random_secret() -> String {
 
 /// Bindings the Worker reads as secrets: they reach `wrangler dev` in an env file, which it
 /// shows as hidden, never as `--var`, whose values it prints at start-up.
-const SECRET_NAMES: [&str; 4] = ["DATABASE_URL", "ADMIN_TOKEN", "OPENAI_API_KEY", "ELEVENLABS_API_KEY"];
+const SECRET_NAMES: [&str; 5] = ["DATABASE_URL", "ADMIN_TOKEN", "OPENAI_API_KEY", "ELEVENLABS_API_KEY", "LINK_SIGNING_KEY"];
 
 /// Runs a child in its own process group so that dropping the stack also ends the processes
 /// it starts (wrangler starts workerd).
@@ -199,6 +201,7 @@ impl TestStack {
             base_url: String::new(),
             providers_url: String::new(),
             admin_token: format!("admin-{}", random_secret()),
+            link_signing_key: format!("links-{}", random_secret()),
             work_dir: work_dir.clone(),
             neon_url: String::new(),
             database_url: String::new(),
@@ -254,6 +257,7 @@ impl TestStack {
             ("NEON_HTTP_ENDPOINT".into(), neon.clone()),
             ("DATABASE_URL".into(), database_url.clone()),
             ("ADMIN_TOKEN".into(), stack.admin_token.clone()),
+            ("LINK_SIGNING_KEY".into(), stack.link_signing_key.clone()),
             ("OPENAI_API_KEY".into(), OPENAI_KEY.into()),
             ("ELEVENLABS_API_KEY".into(), ELEVENLABS_KEY.into()),
             ("OPENAI_BASE_URL".into(), format!("{}/v1", stack.providers_url)),
@@ -329,6 +333,21 @@ impl TestStack {
         let wr = self.children.pop().expect("worker running");
         kill_group(wr);
         self.start_worker();
+    }
+
+    /// Restarts the Worker with secret `name` set to `value` in its env file, as a rotation
+    /// with `wrangler secret put` would (the other secrets stay).
+    pub fn restart_worker_with_secret(&mut self, name: &str, value: &str) {
+        assert!(SECRET_NAMES.contains(&name), "{name} is not a secret");
+        let path = self.work_dir.join("worker-secrets.env");
+        let old = std::fs::read_to_string(&path).unwrap();
+        let mut lines: Vec<String> = old.lines().filter(|l| !l.starts_with(&format!("{name}="))).map(String::from).collect();
+        lines.push(format!("{name}={value}"));
+        std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+        if name == "LINK_SIGNING_KEY" {
+            self.link_signing_key = value.to_string();
+        }
+        self.restart_worker();
     }
 
     /// The process group of `wrangler dev` and the workerd it started.

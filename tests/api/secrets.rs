@@ -76,6 +76,7 @@ fn no_log_holds_a_secret_and_provider_texts_stay_in_the_worker_log() {
     let secrets = [
         ("the database password", db_password.as_str()),
         ("the admin token", stack.admin_token.as_str()),
+        ("the link signing key", stack.link_signing_key.as_str()),
         ("the OpenAI key", OPENAI_KEY),
         ("the ElevenLabs key", ELEVENLABS_KEY),
         ("the user's API key", key.as_str()),
