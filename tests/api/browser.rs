@@ -42,3 +42,34 @@ fn browser_create_to_listen() {
 fn browser_failures_in_plain_words() {
     run_script("failures.mjs", 3);
 }
+
+/// The page's files come from static assets with their security headers, and every other path
+/// still reaches the Worker (no asset can shadow a route).
+#[test]
+fn page_is_served_from_assets_and_routes_still_reach_the_worker() {
+    let stack = TestStack::start();
+    let page = stack.get("/");
+    assert_eq!(page.status, 200);
+    assert!(page.header("content-type").is_some_and(|t| t.starts_with("text/html")), "{:?}", page.headers);
+    let body = String::from_utf8_lossy(&page.body);
+    assert!(body.contains("<script type=\"module\" src=\"/js/app.js\">"), "{body}");
+    assert!(!body.contains("<script>") && !body.contains("style="), "no inline script or style (the CSP forbids them)");
+    let csp = page.header("content-security-policy").expect("CSP on the page");
+    for part in ["default-src 'none'", "script-src 'self'", "media-src 'self'", "connect-src 'self'", "frame-ancestors 'none'"] {
+        assert!(csp.contains(part), "{part} missing from {csp}");
+    }
+    assert_eq!(page.header("referrer-policy"), Some("no-referrer"));
+    assert_eq!(page.header("x-content-type-options"), Some("nosniff"));
+    let js = stack.get("/js/app.js");
+    assert_eq!(js.status, 200);
+    assert!(js.header("content-type").is_some_and(|t| t.contains("javascript")), "{:?}", js.headers);
+    // _headers is configuration, never served.
+    assert_ne!(stack.get("/_headers").status, 200);
+
+    assert_eq!(stack.get("/health").status, 200);
+    let unknown = stack.get("/no/such/page");
+    assert_eq!(unknown.status, 404);
+    assert_eq!(unknown.json()["error"]["code"], "not_found", "the Worker answers what no asset names");
+    let api = stack.get("/api/v1/me");
+    assert_eq!(api.status, 401, "the API is the Worker's, not a page");
+}

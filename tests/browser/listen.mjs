@@ -119,7 +119,8 @@ async function playAndSeek() {
   const path = new URL(src).pathname;
   const ranged = watch.responses.filter((r) => new URL(r.url).pathname === path && r.status === 206);
   check(ranged.length > 0, `a Range request on ${path} answered 206 (saw ${watch.responses.filter((r) => new URL(r.url).pathname === path).map((r) => r.status)})`);
-  console.log(`figure: chapter 1 played to ${played.t.toFixed(2)} s of ${played.duration.toFixed(1)} s, seeked to ${seeked.t.toFixed(1)} s; ${ranged.length} answers 206`);
+  const asked = ranged.map((r) => r.request.headers().range).join(' ');
+  console.log(`figure: chapter 1 played to ${played.t.toFixed(2)} s of ${played.duration.toFixed(1)} s, seeked to ${seeked.t.toFixed(1)} s; 206 answers to Range ${asked}`);
   await page.evaluate(() => document.querySelector('audio[data-chapter="1"]').pause());
   await shot(page, '4-listen');
 }
