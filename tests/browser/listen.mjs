@@ -38,6 +38,12 @@ async function keyAndCreate() {
   await page.keyboard.press('Control+A');
   await page.keyboard.type('2');
   await tabTo(page, '#create-button');
+  // Every progress value the page shows (<progress value> reflects to its attribute).
+  await page.evaluate(() => {
+    window.__progressSeen = [];
+    new MutationObserver(() => window.__progressSeen.push(Number(document.getElementById('task-progress').value)))
+      .observe(document.getElementById('task-progress'), { attributes: true, attributeFilter: ['value'] });
+  });
   const t0 = Date.now();
   await page.keyboard.press('Enter');
   await page.waitForFunction(() => Number(document.getElementById('task-progress').value) > 0
@@ -49,6 +55,9 @@ async function keyAndCreate() {
   await shot(page, '2-writing');
   check(await untilTaskEnds(240_000) === 'completed', `story job ended ${await taskStatus()}: ${await page.textContent('#task-message')}`);
   check(await progressOf() === 100, 'progress reaches 100');
+  const seen = await page.evaluate(() => window.__progressSeen);
+  check(seen.every((v, i) => i === 0 || v >= seen[i - 1]), `progress never goes back: ${seen}`);
+  console.log(`figure: progress shown ${seen.join(' → ')}`);
   console.log(`figure: 2-chapter story written in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
 }
 
@@ -68,14 +77,19 @@ async function changeVoice() {
   await page.waitForSelector('#cast-rows select');
   const selects = page.locator('#cast-rows select');
   check(await selects.count() >= 2, 'the cast lists the narrator and the speakers');
-  const target = selects.nth(1);
+  // A speaker (not the narrator) whose voice is not the catalogue's last, so ArrowDown moves.
+  const index = await selects.evaluateAll((all) => all.findIndex((sel, i) => i > 0 && sel.selectedIndex < sel.options.length - 1));
+  check(index > 0, 'a speaker can take another voice');
+  const target = selects.nth(index);
   const speaker = await target.getAttribute('data-speaker');
   const before = await target.inputValue();
   const options = await target.locator('option').evaluateAll((os) => os.map((o) => o.value));
-  const next = options.find((v) => v !== before);
-  check(next, 'the catalogue offers another voice');
-  await target.focus();
-  await target.selectOption(next);
+  const next = options[options.indexOf(before) + 1];
+  check(next, `the catalogue offers a voice after ${before}`);
+  // The keyboard picks the next voice in the list, as a person would with the arrow key.
+  await tabTo(page, `#cast-rows select[data-speaker="${speaker}"]`);
+  await page.keyboard.press('ArrowDown');
+  check(await target.inputValue() === next, `ArrowDown chose ${await target.inputValue()}, wanted ${next}`);
   await tabTo(page, '#save-voices');
   await page.keyboard.press('Enter');
   await page.waitForFunction(() => document.getElementById('cast-note').textContent === 'Voices saved.');
@@ -120,7 +134,14 @@ async function playAndSeek() {
   const ranged = watch.responses.filter((r) => new URL(r.url).pathname === path && r.status === 206);
   check(ranged.length > 0, `a Range request on ${path} answered 206 (saw ${watch.responses.filter((r) => new URL(r.url).pathname === path).map((r) => r.status)})`);
   const asked = ranged.map((r) => r.request.headers().range).join(' ');
-  console.log(`figure: chapter 1 played to ${played.t.toFixed(2)} s of ${played.duration.toFixed(1)} s, seeked to ${seeked.t.toFixed(1)} s; 206 answers to Range ${asked}`);
+  // Chromium fetched a short chapter whole with one open-ended Range; a player that seeks
+  // into bytes it has not fetched asks for them so: the signed URL answers a mid-file Range.
+  const mid = await page.evaluate(async (url) => {
+    const r = await fetch(url, { headers: { Range: 'bytes=100000-100999' } });
+    return { status: r.status, range: r.headers.get('Content-Range'), bytes: (await r.arrayBuffer()).byteLength };
+  }, src);
+  check(mid.status === 206 && mid.bytes === 1000 && /^bytes 100000-100999\//.test(mid.range), `mid-file Range: ${JSON.stringify(mid)}`);
+  console.log(`figure: chapter 1 played to ${played.t.toFixed(2)} s of ${played.duration.toFixed(1)} s, seeked to ${seeked.t.toFixed(1)} s; 206 answers to the player's Range ${asked}, and to bytes=100000-100999 (${mid.range})`);
   await page.evaluate(() => document.querySelector('audio[data-chapter="1"]').pause());
   await shot(page, '4-listen');
 }
@@ -135,6 +156,13 @@ async function book() {
   check(info.chapters.length === 2, `the book has ${info.chapters.length} chapter marks`);
   const bytes = readFileSync(file).length;
   console.log(`figure: book ${bytes} bytes, ${Number(info.format.duration).toFixed(1)} s, chapters ${info.chapters.map((c) => `${c.tags && c.tags.title}@${Number(c.start_time).toFixed(1)}s`).join(', ')}`);
+}
+
+async function reload() {
+  await page.reload();
+  await page.waitForSelector('#who:not([hidden])');
+  await page.waitForSelector('audio[data-chapter="2"]');
+  check(await page.textContent('#story-list').then((t) => t.includes('lighthouse keeper')), 'the story is listed');
 }
 
 async function accessibility() {
@@ -154,6 +182,7 @@ await run(browser, [
   ['estimate, then audio', audio],
   ['a chapter plays and seeks', playAndSeek],
   ['the book downloads with chapter marks', book],
+  ['a reload returns to the story (key in sessionStorage)', reload],
   ['axe-core: no serious or critical violation', accessibility],
   ['no foreign request, no CSP violation', async () => assertClean(watch)],
 ]);
