@@ -12,7 +12,7 @@ use std::process::Command;
 fn run_script(script: &str, lines: u32) {
     let stack = TestStack::start();
     stack.small_scripts(lines);
-    let (_, key) = stack.create_user("browser reader");
+    let (user_id, key) = stack.create_user("browser reader");
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let out = Command::new("node")
         .arg(root.join("tests/browser").join(script))
@@ -20,6 +20,8 @@ fn run_script(script: &str, lines: u32) {
         .env("TALECAST_BASE_URL", &stack.base_url)
         .env("TALECAST_API_KEY", &key)
         .env("TALECAST_PROVIDERS_URL", &stack.providers_url)
+        .env("TALECAST_USER_ID", &user_id)
+        .env("TALECAST_ADMIN_TOKEN", &stack.admin_token)
         .env("TALECAST_BROWSER_OUT", root.join("target/browser"))
         .output()
         .expect("node runs (scripts/setup.sh installs playwright-core; chromium comes from Debian)");

@@ -1,7 +1,8 @@
 // Failures shown in plain words, with what to do next: a bad key (401), a job started while
-// another runs (409; then Cancel ends the running one), and a chapter the LLM refused.
+// another runs (409; then Cancel ends the running one), a chapter the LLM refused, and a job
+// that would pass the monthly budget (402).
 // Faults come from the OpenAI stand-in's /__admin/faults.
-import { assertClean, check, open, providers, run, shot, signIn } from './lib.mjs';
+import { api, assertClean, check, open, providers, run, shot, signIn } from './lib.mjs';
 
 const { browser, page, watch } = await open();
 
@@ -62,9 +63,26 @@ async function failedChapter() {
   await providers('DELETE', 'faults');
 }
 
+async function overBudget() {
+  const set = await api('PUT', `/api/v1/admin/users/${process.env.TALECAST_USER_ID}/budget`, { llm_tokens: 10 },
+    process.env.TALECAST_ADMIN_TOKEN);
+  check(set.status === 200, `budget set: ${set.status}`);
+  await page.fill('#prompt-input', 'A baker whose bread remembers every hand that kneaded it.');
+  await page.click('#create-button');
+  await page.waitForSelector('#problem[data-status="402"]');
+  const p = await problem();
+  check(p.text.includes('Could not start writing the story') && p.text.includes('budget') && p.text.includes('Ask the admin to raise your budget'), p.text);
+  // The story stays, as a draft, open and listed, and the budget shown is the new one.
+  await page.waitForFunction(() => location.hash.startsWith('#story/'));
+  await page.waitForFunction(() => document.getElementById('story-list').textContent.includes('A baker whose bread'));
+  await page.waitForFunction(() => document.getElementById('budget').textContent.includes('of 10'));
+  await shot(page, '8-over-budget');
+}
+
 await run(browser, [
   ['a bad key shows its message', badKey],
   ['a 409 shows its message; Cancel ends the job', conflict],
   ['a failed chapter shows its error', failedChapter],
+  ['a job past the budget shows its message', overBudget],
   ['no foreign request, no CSP violation', async () => assertClean(watch)],
 ]);

@@ -87,11 +87,11 @@ export async function providers(method, path, body) {
   check(res.ok, `${method} /__admin/${path}: ${res.status}`);
 }
 
-/** The API called as a script would (to check what the page did). */
-export async function api(method, path, body) {
+/** The API called as a script would (to check what the page did); `token` for admin routes. */
+export async function api(method, path, body, token = KEY) {
   const res = await fetch(BASE + path, {
     method,
-    headers: { Authorization: `Bearer ${KEY}`, ...(body ? { 'Content-Type': 'application/json' } : {}) },
+    headers: { Authorization: `Bearer ${token}`, ...(body ? { 'Content-Type': 'application/json' } : {}) },
     body: body ? JSON.stringify(body) : undefined,
   });
   return { status: res.status, body: res.status === 204 ? null : await res.json() };

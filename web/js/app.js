@@ -14,6 +14,7 @@ let focusOnOpen = false; // set by create: the new story's heading takes the foc
 function fail(err, doing) {
   report(err, doing);
   if (err instanceof ApiError && err.status === 401) signOut(false);
+  if (err instanceof ApiError && err.status === 402) loadAccount().catch(() => {});
 }
 
 function signOut(clearMessage = true) {
@@ -117,13 +118,22 @@ $('create-form').addEventListener('submit', async (ev) => {
   const button = $('create-button');
   button.disabled = true;
   try {
-    const { story, task_id } = await createFromForm(ev.target);
-    sessionStorage.setItem(`talecast.task.${story.id}`, task_id);
+    const story = await createFromForm(ev.target);
+    // The story exists from here on; a job start that is refused (402, 429) leaves it open
+    // as a draft, with "Write missing chapters" to try again.
+    let refused = null;
+    try {
+      const { task_id } = await call('POST', `/api/v1/stories/${story.id}/generate`, {});
+      sessionStorage.setItem(`talecast.task.${story.id}`, task_id);
+    } catch (e) {
+      refused = e;
+    }
     ev.target.reset();
     // Keyboard and screen-reader users land on the story that was just made.
     focusOnOpen = true;
     location.hash = `#story/${story.id}`; // route() opens it and follows the task
     loadStories().catch(() => {});
+    if (refused) fail(refused, 'start writing the story');
   } catch (e) {
     fail(e, 'create the story');
   } finally {
@@ -131,6 +141,8 @@ $('create-form').addEventListener('submit', async (ev) => {
   }
 });
 
+$('write-story').addEventListener('click', () =>
+  startJob(() => call('POST', `/api/v1/stories/${openId}/generate`, {}), 'write the missing chapters'));
 $('more-stories').addEventListener('click', () => loadStories(true).catch((e) => fail(e, 'list older stories')));
 $('cancel-task').addEventListener('click', () => cancelCurrent().catch((e) => fail(e, 'cancel the job')));
 

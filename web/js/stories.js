@@ -22,7 +22,7 @@ export async function loadStories(more = false) {
   show($('more-stories'), Boolean(cursor));
 }
 
-/** Creates the story from the form and starts writing it: { story, task_id }. */
+/** Creates the story from the form (a draft: writing it is a job of its own). */
 export async function createFromForm(form) {
   const data = new FormData(form);
   const body = {
@@ -32,7 +32,5 @@ export async function createFromForm(form) {
   };
   const title = String(data.get('title')).trim();
   if (title) body.title = title;
-  const story = await call('POST', '/api/v1/stories', body);
-  const { task_id } = await call('POST', `/api/v1/stories/${story.id}/generate`, {});
-  return { story, task_id };
+  return call('POST', '/api/v1/stories', body);
 }
