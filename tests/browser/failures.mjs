@@ -1,6 +1,7 @@
 // Failures shown in plain words, with what to do next: a bad key (401), a job started while
 // another runs (409; then Cancel ends the running one), a chapter the LLM refused, and a job
-// that would pass the monthly budget (402).
+// that would pass the monthly budget (402), and job starts past the rate limit (429; the stack
+// allows 4 a minute).
 // Faults come from the OpenAI stand-in's /__admin/faults.
 import { api, assertClean, check, open, providers, run, shot, signIn } from './lib.mjs';
 
@@ -79,10 +80,24 @@ async function overBudget() {
   await shot(page, '8-over-budget');
 }
 
+async function rateLimited() {
+  // The budget story is open; each press is a job start (402 while under the limit).
+  for (let i = 0; i < 8; i++) {
+    await page.click('#write-story');
+    await page.waitForSelector('#problem:not([hidden])');
+    if (await page.getAttribute('#problem', 'data-status') === '429') break;
+  }
+  const p = await problem();
+  check(p.status === '429', `status ${p.status}: ${p.text}`);
+  check(p.text.includes('Too many requests.') && /try again in \d+ seconds/.test(p.text), p.text);
+  await shot(page, '9-rate-limited');
+}
+
 await run(browser, [
   ['a bad key shows its message', badKey],
   ['a 409 shows its message; Cancel ends the job', conflict],
   ['a failed chapter shows its error', failedChapter],
   ['a job past the budget shows its message', overBudget],
+  ['job starts past the limit show the wait', rateLimited],
   ['no foreign request, no CSP violation', async () => assertClean(watch)],
 ]);
