@@ -44,7 +44,7 @@ fn applies_once_then_no_op_then_refuses_an_edited_file() {
     assert!(ok, "{log}");
     assert_eq!(log.matches("applied").count(), files, "{log}");
     let tables = sql(&endpoint, &db_url, "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'");
-    assert_eq!(tables["rows"][0][0], "7", "6 tables and schema_migrations");
+    assert_eq!(tables["rows"][0][0], "8", "7 tables and schema_migrations");
 
     let (ok, log) = migrate(&endpoint, &db_url, &project);
     assert!(ok, "{log}");

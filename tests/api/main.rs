@@ -11,6 +11,7 @@ mod conditional;
 mod drills;
 mod health;
 mod idle;
+mod links;
 mod local_security;
 mod queue;
 mod rate_limits;
