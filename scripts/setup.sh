@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Installs everything talecast needs that is missing, at pinned versions; safe to run again.
 #   Debian packages: PostgreSQL (when none is installed), espeak-ng + lame (the TTS stand-in's
-#                    voice and MP3 encoder), ffmpeg (ffprobe, used by tests to check MP3s)
+#                    voice and MP3 encoder), ffmpeg (ffprobe, used by tests to check MP3s),
+#                    chromium (the browser tests of the page, driven by playwright-core)
 #   Rust:            the wasm32 target; worker-build and wasm-bindgen-cli, built once per
 #                    machine under ~/.cache/talecast/tools and linked into .tools/bin
-#   npm:             package-lock.json (wrangler, Node 22, esbuild, binaryen, Neon's driver)
+#   npm:             package-lock.json (wrangler, Node 22, esbuild, binaryen, Neon's driver,
+#                    playwright-core and axe-core for the browser tests)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,6 +21,7 @@ ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || apt_missing+=(postgresq
 command -v espeak-ng >/dev/null || apt_missing+=(espeak-ng)
 command -v lame >/dev/null || apt_missing+=(lame)
 command -v ffprobe >/dev/null || apt_missing+=(ffmpeg)
+command -v chromium >/dev/null || apt_missing+=(chromium)
 if [ ${#apt_missing[@]} -gt 0 ]; then
   say "installing Debian packages: ${apt_missing[*]}"
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
