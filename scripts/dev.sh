@@ -76,4 +76,15 @@ pids+=($!)
 # once so that tasks left active by the last run continue.
 for _ in $(seq 120); do curl -fsS "http://127.0.0.1:$WORKER_PORT/health" >/dev/null 2>&1 && break; sleep 1; done
 curl -fsS "http://127.0.0.1:$WORKER_PORT/__scheduled?cron=*/10+*+*+*+*" >/dev/null 2>&1 || true
+# A local reader, so the page at / can be used at once: its API key is made once (again if the
+# database no longer knows it) and kept in .local/dev-api-key, to paste into the page. The
+# admin token travels in a header file, not on a command line.
+key_file=.local/dev-api-key
+if ! { [ -s "$key_file" ] && curl -fsS -o /dev/null -H @<(printf 'Authorization: Bearer %s' "$(cat "$key_file")") \
+    "http://127.0.0.1:$WORKER_PORT/api/v1/me" 2>/dev/null; }; then
+  (umask 077; curl -fsS -H @<(printf 'Authorization: Bearer %s' "$ADMIN_TOKEN") -H 'Content-Type: application/json' \
+    -d '{"name": "local reader"}' "http://127.0.0.1:$WORKER_PORT/api/v1/users" |
+    sed -n 's/.*"api_key":"\([^"]*\)".*/\1/p' > "$key_file") || true
+fi
+echo "dev: open http://127.0.0.1:$WORKER_PORT/ and paste the API key in $key_file"
 wait "${pids[-1]}"

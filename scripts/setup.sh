@@ -2,11 +2,12 @@
 # Installs everything talecast needs that is missing, at pinned versions; safe to run again.
 #   Debian packages: PostgreSQL (when none is installed), espeak-ng + lame (the TTS stand-in's
 #                    voice and MP3 encoder), ffmpeg (ffprobe, used by tests to check MP3s),
-#                    jq (the README's quickstart reads answers with it)
+#                    jq (the README's quickstart reads answers with it), chromium (the
+#                    browser tests of the page, driven by playwright-core)
 #   Rust:            the wasm32 target; worker-build and wasm-bindgen-cli, built once per
 #                    machine under ~/.cache/talecast/tools and linked into .tools/bin
 #   npm:             package-lock.json (wrangler, Node 22 on Linux x64, esbuild, binaryen,
-#                    Neon's driver)
+#                    Neon's driver, playwright-core and axe-core for the browser tests)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,9 +24,12 @@ command -v espeak-ng >/dev/null || apt_missing+=(espeak-ng)
 command -v lame >/dev/null || apt_missing+=(lame)
 command -v ffprobe >/dev/null || apt_missing+=(ffmpeg)
 command -v jq >/dev/null || apt_missing+=(jq)
+# CHROMIUM (tests/browser/lib.mjs) names another Chromium, e.g. an app bundle's on macOS.
+[ -x "${CHROMIUM:-}" ] || command -v chromium >/dev/null || apt_missing+=(chromium)
 if [ ${#apt_missing[@]} -gt 0 ] && ! command -v apt-get >/dev/null; then
   say "missing: ${apt_missing[*]}; install them with this machine's package manager" \
-    "(macOS: brew install postgresql@17 espeak-ng lame ffmpeg jq, then PG_BIN=\$(brew --prefix postgresql@17)/bin)"
+    "(macOS: brew install postgresql@17 espeak-ng lame ffmpeg jq, then PG_BIN=\$(brew --prefix postgresql@17)/bin;" \
+    "for the browser tests CHROMIUM=<path of a Chromium or Chrome binary>)"
   exit 1
 elif [ ${#apt_missing[@]} -gt 0 ]; then
   say "installing Debian packages: ${apt_missing[*]}"

@@ -246,7 +246,8 @@ impl TestStack {
             let toml = std::fs::read_to_string(root().join("wrangler.toml")).unwrap();
             let toml = toml
                 .replace("main = \"build/index.js\"", &format!("main = \"{}\"", root().join("build/index.js").display()))
-                .replace("[build]\ncommand = \"bash scripts/build.sh\"", "");
+                .replace("[build]\ncommand = \"bash scripts/build.sh\"", "")
+                .replace("directory = \"web\"", &format!("directory = \"{}\"", root().join("web").display()));
             let path = work_dir.join("wrangler.toml");
             std::fs::write(&path, edit(&toml)).unwrap();
             args.extend(["--config".to_string(), path.display().to_string()]);

@@ -5,6 +5,7 @@ mod access;
 mod audio;
 mod bench;
 mod bodies;
+mod browser;
 mod budgets;
 mod conditional;
 mod drills;
