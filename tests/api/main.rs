@@ -1,4 +1,5 @@
 //! End-to-end tests against the whole local stack; one file per feature.
+mod contract;
 mod helpers;
 
 mod access;
