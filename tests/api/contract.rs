@@ -32,7 +32,8 @@ fn validator(pointer: &str) -> Arc<Validator> {
             // its other members are unknown keywords to JSON Schema and ignored.
             let mut root = document().clone();
             root["$schema"] = json!("https://json-schema.org/draft/2020-12/schema");
-            root["$ref"] = json!(format!("#{pointer}"));
+            // A fragment is a URI part: the braces of path templates must be percent-encoded.
+            root["$ref"] = json!(format!("#{}", pointer.replace('{', "%7B").replace('}', "%7D")));
             let v = jsonschema::options()
                 .with_draft(jsonschema::Draft::Draft202012)
                 .should_validate_formats(true)
@@ -165,6 +166,11 @@ mod tests {
         let body = br#"{"error": {"code": "not_found", "message": "no such story"}}"#;
         check("GET", "/api/v1/stories/x", 404, &h("application/json; charset=utf-8"), body);
         check("GET", "/__admin/log", 200, &[], b"anything");
+    }
+
+    #[test]
+    fn schemas_under_templated_paths_compile() {
+        check("POST", "/api/v1/stories/x/generate", 202, &h("application/json"), br#"{"task_id": "0b7c6a52-7f1e-4d4e-9a55-3f1f0c2b9e11"}"#);
     }
 
     #[test]
