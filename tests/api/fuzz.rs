@@ -55,7 +55,9 @@ fn run(stack: &TestStack, key: &str, name: &str, config: Option<&str>, extra: &[
         .arg(dir.join(format!("{name}.xml")))
         .arg("--report-har-path")
         .arg(dir.join(format!("{name}.har")))
-        .env("SCHEMATHESIS_TELEMETRY", "false");
+        .env("SCHEMATHESIS_TELEMETRY", "false")
+        // Its own cache folder (.schemathesis/) goes beside the reports, not into the work tree.
+        .current_dir(&dir);
     let started = Instant::now();
     let out = cmd.output().expect("schemathesis runs");
     let stdout = String::from_utf8_lossy(&out.stdout).to_string();
