@@ -47,7 +47,10 @@ fn run(stack: &TestStack, key: &str, name: &str, config: Option<&str>, extra: &[
     cmd.args(["run", &format!("{}/api/v1/openapi.json", stack.base_url), "--url", &stack.base_url])
         .args(["-H", &format!("Authorization: Bearer {key}")])
         .args(["--checks", "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,response_headers_conformance"])
-        .args(["--phases", "examples,coverage,fuzzing", "--seed", SEED, "-n", MAX_EXAMPLES, "--workers", "2"])
+        .args(["--phases", "examples,coverage,fuzzing", "--seed", SEED, "-n", MAX_EXAMPLES])
+        // One worker: with two, CPython 3.11's parser fails now and then in hypothesis' own
+        // threads ("AST constructor recursion depth mismatch"), a runtime error of the fuzzer.
+        .args(["--workers", "1"])
         .args(["--max-time", &MAX_SECS.to_string(), "--request-timeout", "30", "--generation-database", "none"])
         .args(["--suppress-health-check", "all", "--no-color", "--report", "junit,har"])
         .args(extra)
@@ -109,7 +112,8 @@ fn schemathesis_finds_no_answer_outside_the_document() {
     let pinned = run(&stack, &key, "a-real-story", Some(&config), &["--exclude-method", "DELETE"]);
 
     let cases = made_up.cases + pinned.cases;
-    println!("fuzz: {cases} cases in all, 0 failures ({} | {})", made_up.summary, pinned.summary);
+    // With the drills' figures, which scripts/test.sh shows at the end.
+    crate::drills::record_figure(&format!("fuzz: schemathesis, {cases} cases in all, 0 failures ({} | {})", made_up.summary, pinned.summary));
     assert!(cases >= 1000, "only {cases} cases were generated; the issue asks for at least 1000");
 }
 
