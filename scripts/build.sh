@@ -21,8 +21,8 @@ raw=$(wc -c < "$wasm")
 gz=$(gzip -9 -c "$wasm" | wc -c)
 echo "build: $wasm $((raw / 1024)) KiB raw, $((gz / 1024)) KiB gzip" >&2
 
-# The page (web/, served as static assets): what a first visit transfers, each file gzipped
+# The page (web/, served as static assets; not web/api/, the OpenAPI document): what a first visit transfers, each file gzipped
 # as a server would send it (_headers is configuration, not sent).
 page_gz=0
-while IFS= read -r f; do page_gz=$((page_gz + $(gzip -9 -n -c "$f" | wc -c))); done < <(find web -type f ! -name _headers)
-echo "build: page web/ $(find web -type f ! -name _headers | wc -l) files, $page_gz bytes gzip" >&2
+while IFS= read -r f; do page_gz=$((page_gz + $(gzip -9 -n -c "$f" | wc -c))); done < <(find web -type f ! -name _headers ! -path 'web/api/*')
+echo "build: page web/ $(find web -type f ! -name _headers ! -path 'web/api/*' | wc -l) files, $page_gz bytes gzip" >&2

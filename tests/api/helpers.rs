@@ -519,7 +519,7 @@ impl TestStack {
             .run(b.body(body.unwrap_or("").as_bytes().to_vec()).unwrap())
             .map_err(|e| e.to_string())?;
         let status = resp.status().as_u16();
-        let headers = resp
+        let headers: Vec<(String, String)> = resp
             .headers()
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_string()))
@@ -527,6 +527,8 @@ impl TestStack {
         // `wrangler dev` labels even empty 204 and 304 answers `Content-Encoding: gzip` when the client
         // accepts gzip (as browsers do); there is no body to decode.
         let body = if status == 204 || status == 304 { Vec::new() } else { resp.into_body().with_config().limit(512 * 1024 * 1024).read_to_vec().map_err(|e| e.to_string())? };
+        // Every answer is held to the OpenAPI document (tests/api/contract.rs).
+        crate::contract::check(method, path, status, &headers, &body);
         Ok(Reply { status, headers, body })
     }
 

@@ -1,4 +1,5 @@
 //! End-to-end tests against the whole local stack; one file per feature.
+mod contract;
 mod helpers;
 
 mod access;
@@ -9,6 +10,7 @@ mod browser;
 mod budgets;
 mod conditional;
 mod drills;
+mod fuzz;
 mod health;
 mod idle;
 mod links;

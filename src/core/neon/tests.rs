@@ -132,3 +132,18 @@ fn transient_errors_are_the_ones_a_retry_can_fix() {
     assert!(!NeonError::Decode("x".into()).is_transient());
     assert!(!NeonError::Config("x".into()).is_transient());
 }
+
+/// PostgreSQL prints a jsonb number in full: a story `config` holding 1.7976931348623157e308
+/// (the largest f64, which a request may carry) comes back as 309 digits. Read approximately,
+/// they rounded past f64::MAX and every read of that story answered 500 (found by schemathesis).
+/// Native test builds read them exactly even without the crate's `float_roundtrip` (the
+/// `jsonschema` dev-dependency turns it on too), so the Worker's build is guarded end to end by
+/// `tests/api/fuzz.rs` `found_before`.
+#[test]
+fn jsonb_numbers_at_the_edge_of_f64_read_back() {
+    let printed = format!("{{\"x\": 17976931348623157{}}}", "0".repeat(292));
+    let v = Value::from_pg(oid::JSONB, Some(&printed)).expect("the largest f64, as PostgreSQL prints it");
+    assert_eq!(v["x"].as_f64(), Some(f64::MAX));
+    let tiny = format!("{{\"x\": 0.{}22250738585072014}}", "0".repeat(307));
+    assert_eq!(Value::from_pg(oid::JSONB, Some(&tiny)).unwrap()["x"].as_f64(), Some(2.2250738585072014e-308));
+}
