@@ -27,14 +27,7 @@ fn audio_settings(ctx: &Ctx) -> Result<AudioSettings, ApiError> {
 pub async fn start(req: &mut Request, ctx: &Ctx, id: &str) -> Result<Response, ApiError> {
     // Every chapter's script travels with the lookup: the chosen ones are priced and voiced,
     // and all of them name the story's speakers. The caller's budget comes along too.
-    let mut period = None;
-    let o = super::stories::owned(req, ctx, id, |id, me| {
-        let (p, budget) = super::budget::read(me);
-        period = Some(p);
-        vec![audio_db::sources(id, None), audio_db::voices(id), budget]
-    })
-    .await?;
-    let budget = super::budget::decode(ctx, o.results.get(2), period.ok_or_else(ApiError::internal)?)?;
+    let (o, budget) = super::budget::owned_with_budget(req, ctx, id, |id| vec![audio_db::sources(id, None), audio_db::voices(id)]).await?;
     let id = o.story.id.clone();
     let r = AudioRequest::parse(body::json(req, ctx).await?, o.story.num_chapters)?;
     let all = audio_db::sources_from(&o.results[0])?;

@@ -8,6 +8,7 @@ use crate::core::neon::{Query, QueryResult};
 use crate::db::{budgets, stories, Owner};
 use crate::settings::JobSettings;
 use serde_json::json;
+use worker::Request;
 
 pub fn defaults(ctx: &Ctx) -> Result<Limits, ApiError> {
     crate::settings::budget_defaults(&ctx.env).map_err(|m| {
@@ -26,6 +27,27 @@ pub fn read(owner: &Owner) -> (UsageRange, Query) {
 /// The budget from `read`'s result.
 pub fn decode(ctx: &Ctx, r: Option<&QueryResult>, period: UsageRange) -> Result<Budget, ApiError> {
     budgets::decode(r.ok_or_else(ApiError::internal)?, defaults(ctx)?, period)?.ok_or_else(|| ApiError::unauthorized("invalid API key"))
+}
+
+/// `stories::owned` for a job start: the caller's budget this month is read after `more`'s
+/// statements, in the same round trip (so it is the last of `Owned::results`).
+pub async fn owned_with_budget(
+    req: &Request,
+    ctx: &Ctx,
+    id: &str,
+    more: impl FnOnce(&str) -> Vec<Query>,
+) -> Result<(super::stories::Owned, Budget), ApiError> {
+    let mut period = None;
+    let o = super::stories::owned(req, ctx, id, |id, me| {
+        let (p, budget) = read(me);
+        period = Some(p);
+        let mut batch = more(id);
+        batch.push(budget);
+        batch
+    })
+    .await?;
+    let budget = decode(ctx, o.results.last(), period.ok_or_else(ApiError::internal)?)?;
+    Ok((o, budget))
 }
 
 /// 402 `budget_exceeded`, with the budget and the estimate, when `need` does not fit.

@@ -11,14 +11,7 @@ use serde_json::json;
 use worker::{Request, Response};
 
 pub async fn generate(req: &mut Request, ctx: &Ctx, id: &str) -> Result<Response, ApiError> {
-    let mut period = None;
-    let o = super::stories::owned(req, ctx, id, |id, me| {
-        let (p, budget) = super::budget::read(me);
-        period = Some(p);
-        vec![chapters::statuses(id), budget]
-    })
-    .await?;
-    let budget = super::budget::decode(ctx, o.results.get(1), period.ok_or_else(ApiError::internal)?)?;
+    let (o, budget) = super::budget::owned_with_budget(req, ctx, id, |id| vec![chapters::statuses(id)]).await?;
     let (id, story) = (o.story.id.clone(), &o.story);
     let r = GenerateRequest::parse(body::json(req, ctx).await?, story.num_chapters)?;
     super::rate_limit::job_start(req, ctx, r.dry_run).await?;
