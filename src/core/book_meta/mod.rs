@@ -69,3 +69,40 @@ pub fn chapter_title(number: u32, title: Option<&str>) -> String {
         _ => format!("Chapter {number}"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn album(title: &str, author: Option<&str>, cover: Option<u64>) -> Album {
+        Album {
+            title: title.into(),
+            author: author.map(Into::into),
+            num_chapters: 3,
+            cover: cover.map(|bytes| CoverFacts { content_type: "image/png".into(), bytes, sha256: "ab".repeat(32) }),
+        }
+    }
+
+    #[test]
+    fn a_chapter_tag_says_its_place_in_the_book() {
+        let a = album("The Lighthouse", Some("Ada"), Some(500));
+        let head = a.chapter_tag(2, "The Storm");
+        assert_eq!(head.tag_len, head.bytes.len() as u64 + 500);
+        let text = String::from_utf8_lossy(&head.bytes);
+        assert!(text.contains("TRCK") && text.contains("2/3") && text.contains("APIC") && text.contains("image/png"), "{text}");
+        // Without author and cover: no TPE1, no APIC, and the tag is all in memory.
+        let bare = album("", None, None).chapter_tag(1, "One");
+        assert_eq!(bare.tag_len, bare.bytes.len() as u64);
+        let text = String::from_utf8_lossy(&bare.bytes);
+        assert!(!text.contains("TPE1") && !text.contains("APIC"), "{text}");
+    }
+
+    #[test]
+    fn names_when_there_are_none() {
+        assert_eq!(album("  ", None, None).book_title(), "talecast");
+        assert_eq!(chapter_title(4, None), "Chapter 4");
+        assert_eq!(chapter_title(4, Some(" ")), "Chapter 4");
+        assert_eq!(chapter_title(4, Some(" The End ")), "The End");
+        assert_eq!(cover_key("s", "ff"), "stories/s/cover/ff");
+    }
+}
