@@ -133,7 +133,7 @@ pub fn speakers_of(sources: &[AudioSource]) -> Vec<String> {
 
 /// A chapter's MP3 with its tag (`download::serve_chapter`).
 pub async fn chapter(req: &Request, ctx: &Ctx, id: &str, n: &str) -> Result<Response, ApiError> {
-    let number: u32 = n.parse().map_err(|_| ApiError::not_found("no such chapter"))?;
+    let number = super::chapter_number(n)?;
     let o = super::stories::owned(req, ctx, id, |id, _| vec![audio_db::of_chapter(id, number)]).await?;
     let audio = audio_db::chapter_audio_from(&o.results[0])?.ok_or_else(|| ApiError::not_found("this chapter has no audio yet"))?;
     super::download::serve_chapter(req, ctx, &o.story.id, &o.story.album(), &audio).await

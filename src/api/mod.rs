@@ -185,6 +185,15 @@ pub fn path_id(id: &str, what: &str) -> Result<String, ApiError> {
     }
 }
 
+/// A chapter number in a path: 1..=MAX_CHAPTERS, else no chapter can have it (and a number
+/// past PostgreSQL's int would fail the query as a 500).
+pub fn chapter_number(n: &str) -> Result<u32, ApiError> {
+    n.parse::<u32>()
+        .ok()
+        .filter(|n| (1..=crate::core::domain::MAX_CHAPTERS as u32).contains(n))
+        .ok_or_else(|| ApiError::not_found("no such chapter"))
+}
+
 pub fn query_pairs(req: &Request) -> Result<Vec<(String, String)>, ApiError> {
     Ok(req.url()?.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect())
 }

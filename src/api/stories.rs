@@ -116,7 +116,7 @@ async fn remove_audio(ctx: &Ctx, story_id: &str) -> Result<(), ApiError> {
 }
 
 pub async fn chapter(req: &Request, ctx: &Ctx, id: &str, n: &str) -> Result<Response, ApiError> {
-    let number: u32 = n.parse().ok().filter(|n| *n >= 1).ok_or_else(|| ApiError::not_found("no such chapter"))?;
+    let number = super::chapter_number(n)?;
     let o = owned(req, ctx, id, |id, _| vec![chapters::detail(id, number)]).await?;
     let detail = chapters::detail_from(&o.results[0])?.ok_or_else(|| ApiError::not_found("no such chapter"))?;
     let mut v: Value = detail.to_json();
