@@ -6,7 +6,8 @@
 #                    browser tests of the page, driven by playwright-core)
 #   Rust:            the wasm32 target; worker-build and wasm-bindgen-cli, built once per
 #                    machine under ~/.cache/talecast/tools and linked into .tools/bin
-#   PyPI:            schemathesis (the API fuzzer, tests/api/fuzz.rs) in the virtualenv .tools/venv
+#   PyPI:            schemathesis (the API fuzzer, tests/api/fuzz.rs) and feedparser (reads the
+#                    podcast feed as apps do, tests/api/book_meta.rs) in the virtualenv .tools/venv
 #   npm:             package-lock.json (wrangler, Node 22 on Linux x64, esbuild, binaryen,
 #                    Neon's driver, playwright-core and axe-core for the browser tests)
 set -euo pipefail
@@ -14,6 +15,7 @@ cd "$(dirname "$0")/.."
 
 WORKER_BUILD_VERSION=0.8.7
 SCHEMATHESIS_VERSION=4.32.5
+FEEDPARSER_VERSION=6.0.12
 # wasm-bindgen's CLI must equal the library version the crate is built with.
 WASM_BINDGEN_VERSION=$(awk '/^name = "wasm-bindgen"$/ {getline; gsub(/version = |"/, ""); print; exit}' Cargo.lock)
 
@@ -86,5 +88,10 @@ if [ "$(.tools/venv/bin/schemathesis --version 2>/dev/null | awk '{print $NF}')"
   say "installing schemathesis $SCHEMATHESIS_VERSION into .tools/venv"
   python3 -m venv .tools/venv
   .tools/venv/bin/pip install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
+fi
+if [ "$(.tools/venv/bin/python -c 'import feedparser; print(feedparser.__version__)' 2>/dev/null)" != "$FEEDPARSER_VERSION" ]; then
+  say "installing feedparser $FEEDPARSER_VERSION into .tools/venv"
+  [ -x .tools/venv/bin/python ] || python3 -m venv .tools/venv
+  .tools/venv/bin/python -m pip install --quiet --disable-pip-version-check "feedparser==$FEEDPARSER_VERSION"
 fi
 say "ok"

@@ -14,6 +14,11 @@ pub async fn json(req: &mut Request, ctx: &Ctx) -> Result<Value, ApiError> {
     Ok(parse_json_body(content_type.as_deref(), &bytes, limit)?)
 }
 
+/// A body that is not JSON (a cover image), capped at `limit` like every body.
+pub async fn raw(req: &mut Request, limit: usize) -> Result<Vec<u8>, ApiError> {
+    capped(req, limit).await
+}
+
 /// The body, read chunk by chunk and refused (413) as soon as it passes `limit`: a chunked
 /// body declares no length, and reading it whole first would let any caller fill the
 /// isolate's memory. A declared length over the limit is refused before anything is read.

@@ -1,5 +1,5 @@
-//! `POST /stories/{id}/links`: signed, expiring URLs for the book, each chapter with audio and
-//! the feed (see `core::links` for their form); `POST /stories/{id}/links/revoke` ends every
+//! `POST /stories/{id}/links`: signed, expiring URLs for the book, each chapter with audio,
+//! the cover and the feed (see `core::links` for their form); `POST /stories/{id}/links/revoke` ends every
 //! link of the story made so far. Each is one round trip with the key lookup.
 
 use super::{auth, body, json_response, ApiError, Ctx};
@@ -26,6 +26,7 @@ pub async fn create(req: &mut Request, ctx: &Ctx, id: &str) -> Result<Response, 
             "book": (!chapters.is_empty()).then(|| url(Resource::Book)),
             "chapters": chapters.iter().map(|c| json!({ "number": c.number, "url": url(Resource::Chapter(c.number)) })).collect::<Vec<_>>(),
             "feed": url(Resource::Feed),
+            "cover": o.story.cover.is_some().then(|| url(Resource::Cover)),
         }),
     )?;
     // The URLs open the audio to whoever holds them: no cache keeps a copy.

@@ -11,6 +11,8 @@ mod auth;
 mod body;
 mod budget;
 mod cors;
+mod cover;
+mod download;
 mod errors;
 mod feed;
 mod health;
@@ -107,6 +109,10 @@ async fn route(req: &mut Request, ctx: &Ctx, path: &str, segments: &[&str]) -> R
         (["api", "v1", "voices"], Get) => voices_catalogue::get(req, ctx).await,
         (["api", "v1", "stories", id, "links"], Post) => links::create(req, ctx, id).await,
         (["api", "v1", "stories", id, "links", "revoke"], Post) => links::revoke(req, ctx, id).await,
+        (["api", "v1", "stories", id, "cover"], Put) => cover::put(req, ctx, id).await,
+        (["api", "v1", "stories", id, "cover"], Get) => cover::get(req, ctx, id).await,
+        (["api", "v1", "stories", id, "cover"], Delete) => cover::delete(req, ctx, id).await,
+        (["api", "v1", "stories", id, "feed.xml"], Get | Head) => signed::feed(req, ctx, id).await,
         (["l", ..], Get | Head) if signed_path(segments) => signed::get(req, ctx, segments).await,
         (["api", "v1", "admin", "probes"], Post) => probes::create(req, ctx).await,
         (["api", "v1", "admin", "probes", id], Get) => probes::get(req, ctx, id).await,
@@ -126,7 +132,7 @@ fn known_path(s: &[&str]) -> bool {
             | ["api", "v1", "users" | "me" | "stories" | "usage" | "voices"]
             | ["api", "v1", "stories", _]
             | ["api", "v1", "stories", _, "chapters", _]
-            | ["api", "v1", "stories", _, "generate" | "audio" | "voices" | "links"]
+            | ["api", "v1", "stories", _, "generate" | "audio" | "voices" | "links" | "cover"]
             | ["api", "v1", "stories", _, "links", "revoke"]
             | ["api", "v1", "stories", _, "chapters", _, "audio"]
             | ["api", "v1", "tasks", _]
@@ -138,7 +144,8 @@ fn known_path(s: &[&str]) -> bool {
     ) || signed_path(s)
 }
 
-/// Signed links for players and feeds (`core::links`): GET and HEAD, no `Authorization`.
+/// Signed links for players and feeds (`core::links`): GET and HEAD, no `Authorization`. The
+/// feed's path is inside `/api/v1`; it has its own arm.
 fn signed_path(s: &[&str]) -> bool {
     crate::core::links::Resource::from_segments(s).is_some()
 }
@@ -176,6 +183,15 @@ pub fn path_id(id: &str, what: &str) -> Result<String, ApiError> {
     } else {
         Err(ApiError::not_found(format!("no such {what}")))
     }
+}
+
+/// A chapter number in a path: 1..=MAX_CHAPTERS, else no chapter can have it (and a number
+/// past PostgreSQL's int would fail the query as a 500).
+pub fn chapter_number(n: &str) -> Result<u32, ApiError> {
+    n.parse::<u32>()
+        .ok()
+        .filter(|n| (1..=crate::core::domain::MAX_CHAPTERS as u32).contains(n))
+        .ok_or_else(|| ApiError::not_found("no such chapter"))
 }
 
 pub fn query_pairs(req: &Request) -> Result<Vec<(String, String)>, ApiError> {

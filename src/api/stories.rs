@@ -70,7 +70,7 @@ pub async fn patch(req: &mut Request, ctx: &Ctx, id: &str) -> Result<Response, A
     let caller = auth::caller(req)?;
     let id = path_id(id, "story")?;
     let p = StoryPatch::parse(body::json(req, ctx).await?)?;
-    let (_, results) = auth::batch(&ctx.db()?, &caller, vec![stories::update_title(&caller.owner(), &id, &p.title)]).await?;
+    let (_, results) = auth::batch(&ctx.db()?, &caller, vec![stories::update(&caller.owner(), &id, &p)]).await?;
     let story = stories::from_result(&results[0])?.ok_or_else(|| ApiError::not_found("no such story"))?;
     json_response(200, &story)
 }
@@ -116,7 +116,7 @@ async fn remove_audio(ctx: &Ctx, story_id: &str) -> Result<(), ApiError> {
 }
 
 pub async fn chapter(req: &Request, ctx: &Ctx, id: &str, n: &str) -> Result<Response, ApiError> {
-    let number: u32 = n.parse().ok().filter(|n| *n >= 1).ok_or_else(|| ApiError::not_found("no such chapter"))?;
+    let number = super::chapter_number(n)?;
     let o = owned(req, ctx, id, |id, _| vec![chapters::detail(id, number)]).await?;
     let detail = chapters::detail_from(&o.results[0])?.ok_or_else(|| ApiError::not_found("no such chapter"))?;
     let mut v: Value = detail.to_json();

@@ -7,8 +7,12 @@
 //! ```text
 //! /l/{story_id}/chapters/{n}.mp3?exp={unix secs}&gen={generation}&sig={base64url}
 //! /l/{story_id}/book.mp3?exp=…&gen=…&sig=…
-//! /l/{story_id}/feed.xml?exp=…&gen=…&sig=…
+//! /l/{story_id}/cover?exp=…&gen=…&sig=…
+//! /api/v1/stories/{story_id}/feed.xml?exp=…&gen=…&sig=…
 //! ```
+//!
+//! The feed is the one link inside `/api/v1` (where the contract puts it): the query's
+//! signature stands in for `Authorization` there too.
 //!
 //! The signature covers the story, the resource, the expiry and the generation, so changing
 //! any of them (another chapter, a later `exp`) makes it fail. Revocation bumps the story's
@@ -21,7 +25,7 @@ use base64::Engine;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-/// Where signed links live: outside `/api/v1`, whose routes all need `Authorization`.
+/// Where signed links live (but the feed): outside `/api/v1`, whose routes need `Authorization`.
 pub const PREFIX: &str = "l";
 /// A shorter key is refused: an HMAC key should be at least as long as its hash (32 bytes).
 pub const MIN_KEY_CHARS: usize = 32;
@@ -35,6 +39,8 @@ pub enum Resource {
     Chapter(u32),
     Book,
     Feed,
+    /// The story's cover, for the feed's `itunes:image` (an app fetches it without a key).
+    Cover,
 }
 
 impl Resource {
@@ -43,7 +49,8 @@ impl Resource {
         match self {
             Resource::Chapter(n) => format!("/{PREFIX}/{story_id}/chapters/{n}.mp3"),
             Resource::Book => format!("/{PREFIX}/{story_id}/book.mp3"),
-            Resource::Feed => format!("/{PREFIX}/{story_id}/feed.xml"),
+            Resource::Feed => format!("/api/v1/stories/{story_id}/feed.xml"),
+            Resource::Cover => format!("/{PREFIX}/{story_id}/cover"),
         }
     }
 
@@ -52,7 +59,8 @@ impl Resource {
     pub fn from_segments<'a>(segments: &[&'a str]) -> Option<(&'a str, Resource)> {
         match segments {
             [PREFIX, story, "book.mp3"] => Some((story, Resource::Book)),
-            [PREFIX, story, "feed.xml"] => Some((story, Resource::Feed)),
+            [PREFIX, story, "cover"] => Some((story, Resource::Cover)),
+            ["api", "v1", "stories", story, "feed.xml"] => Some((story, Resource::Feed)),
             [PREFIX, story, "chapters", file] => {
                 let n = file.strip_suffix(".mp3")?;
                 // Digits only, no leading zero: one chapter has one spelling, so one URL.
@@ -70,6 +78,7 @@ impl Resource {
             Resource::Chapter(n) => format!("chapter:{n}"),
             Resource::Book => "book".into(),
             Resource::Feed => "feed".into(),
+            Resource::Cover => "cover".into(),
         }
     }
 }
@@ -198,7 +207,7 @@ mod tests {
 
     #[test]
     fn a_signed_link_verifies_for_its_own_resource() {
-        for r in [Resource::Chapter(3), Resource::Book, Resource::Feed] {
+        for r in [Resource::Chapter(3), Resource::Book, Resource::Feed, Resource::Cover] {
             let link = signer().sign(STORY, r, NOW + 60, 2);
             let path = link.split_once('?').unwrap().0;
             let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
@@ -215,6 +224,14 @@ mod tests {
         assert!(q.starts_with("exp=1700000060&gen=0&sig="), "{q}");
         // 32 bytes of HMAC-SHA256 in unpadded base64url.
         assert_eq!(q.rsplit('=').next().unwrap().len(), 43);
+    }
+
+    #[test]
+    fn the_feed_lives_in_the_api_and_the_cover_beside_the_audio() {
+        let feed = signer().sign(STORY, Resource::Feed, 1_700_000_060, 3);
+        assert!(feed.starts_with(&format!("/api/v1/stories/{STORY}/feed.xml?exp=1700000060&gen=3&sig=")), "{feed}");
+        let cover = signer().sign(STORY, Resource::Cover, 1_700_000_060, 3);
+        assert!(cover.starts_with(&format!("/l/{STORY}/cover?exp=")), "{cover}");
     }
 
     #[test]
@@ -266,7 +283,7 @@ mod tests {
     fn a_link_for_one_resource_opens_no_other() {
         let link = signer().sign(STORY, Resource::Chapter(1), NOW + 60, 0);
         let q = query_of(&link);
-        for other in [Resource::Chapter(2), Resource::Chapter(10), Resource::Book, Resource::Feed] {
+        for other in [Resource::Chapter(2), Resource::Chapter(10), Resource::Book, Resource::Feed, Resource::Cover] {
             assert_eq!(signer().verify(STORY, other, &q, NOW), Err(LinkError::BadSignature), "{other:?}");
         }
         let other_story = "1b8f4a5e-6c1d-4e2f-9a3b-7c8d9e0f1a2b";
@@ -287,7 +304,7 @@ mod tests {
 
     #[test]
     fn paths_that_are_not_links() {
-        for p in ["l", "l/x", "l/x/chapters/1", "l/x/chapters/01.mp3", "l/x/chapters/.mp3", "l/x/chapters/1a.mp3", "l/x/book", "l/x/feed.xml/y"] {
+        for p in ["l", "l/x", "l/x/chapters/1", "l/x/chapters/01.mp3", "l/x/chapters/.mp3", "l/x/chapters/1a.mp3", "l/x/book", "l/x/feed.xml/y", "l/x/feed.xml", "l/x/cover.jpg", "api/v1/stories/x/feed", "api/v2/stories/x/feed.xml"] {
             let segments: Vec<&str> = p.split('/').collect();
             assert_eq!(Resource::from_segments(&segments), None, "{p}");
         }

@@ -1,13 +1,13 @@
 //! The part of talecast that knows nothing of Workers: it compiles and tests natively.
 pub mod active;
 pub mod api_key;
+pub mod book_meta;
 pub mod budget;
 pub mod cost;
 pub mod domain;
 pub mod feed;
 pub mod health;
 pub mod http;
-pub mod id3;
 pub mod ids;
 pub mod links;
 pub mod llm;

@@ -101,6 +101,8 @@ pub fn route_limit(method: &str, segments: &[&str]) -> RouteLimit {
     match (segments, method) {
         (["health"], "GET") => RouteLimit::Health,
         ([crate::core::links::PREFIX, ..], "GET" | "HEAD") => RouteLimit::SignedLink,
+        // The feed is a signed link inside the API's paths (`core::links`).
+        (["api", "v1", "stories", _, "feed.xml"], "GET" | "HEAD") => RouteLimit::SignedLink,
         (["api", "v1", "admin", ..], _) => RouteLimit::None,
         // Creating users needs the admin token.
         (["api", "v1", "users"], _) => RouteLimit::None,
@@ -217,7 +219,9 @@ mod tests {
             ("POST", format!("/api/v1/stories/{id}/links/revoke"), RouteLimit::PerUser(Class::Write)),
             ("GET", format!("/l/{id}/chapters/1.mp3"), RouteLimit::SignedLink),
             ("HEAD", format!("/l/{id}/book.mp3"), RouteLimit::SignedLink),
-            ("GET", format!("/l/{id}/feed.xml"), RouteLimit::SignedLink),
+            ("GET", format!("/api/v1/stories/{id}/feed.xml"), RouteLimit::SignedLink),
+            ("GET", format!("/l/{id}/cover"), RouteLimit::SignedLink),
+            ("PUT", format!("/api/v1/stories/{id}/cover"), RouteLimit::PerUser(Class::Write)),
             ("POST", format!("/l/{id}/feed.xml"), RouteLimit::None),
             ("DELETE", "/health".to_string(), RouteLimit::None),
         ];

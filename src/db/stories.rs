@@ -1,7 +1,8 @@
 //! `stories`, and the chapter rows created with them.
 
 use super::{time, Owner};
-use crate::core::domain::NewStory;
+use crate::core::book_meta::CoverFacts;
+use crate::core::domain::{NewStory, StoryPatch};
 use crate::core::neon::{NeonError, Query, QueryResult, Row};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -18,12 +19,16 @@ pub struct Story {
     pub status: String,
     pub created_at: String,
     pub updated_at: String,
+    // Book metadata (migration 0009).
+    pub author: Option<String>,
+    pub cover: Option<CoverFacts>,
     /// Full precision, for page cursors.
     #[serde(skip)]
     pub created_at_exact: DateTime<Utc>,
 }
 
-const COLUMNS: &str = "id::text, title, prompt, num_chapters, enhance, config, status, created_at, updated_at";
+const COLUMNS: &str = "id::text, title, prompt, num_chapters, enhance, config, status, created_at, updated_at, \
+    author, cover_type, cover_bytes, cover_sha256";
 
 fn story(r: &Row) -> Result<Story, NeonError> {
     let config = match r.get::<Value>("config")? {
@@ -40,7 +45,17 @@ fn story(r: &Row) -> Result<Story, NeonError> {
         status: r.get("status")?,
         created_at: time(r, "created_at")?,
         updated_at: time(r, "updated_at")?,
+        author: r.get("author")?,
+        cover: cover_from(r)?,
         created_at_exact: r.get("created_at")?,
+    })
+}
+
+/// The cover columns of a row (all set or all null, a constraint of migration 0009).
+pub fn cover_from(r: &Row) -> Result<Option<CoverFacts>, NeonError> {
+    Ok(match (r.get::<Option<String>>("cover_type")?, r.get::<Option<i64>>("cover_bytes")?, r.get::<Option<String>>("cover_sha256")?) {
+        (Some(content_type), Some(bytes), Some(sha256)) => Some(CoverFacts { content_type, bytes: bytes as u64, sha256 }),
+        _ => None,
     })
 }
 
@@ -49,8 +64,8 @@ fn story(r: &Row) -> Result<Story, NeonError> {
 pub fn create(owner: &Owner, id: &str, s: &NewStory) -> Vec<Query> {
     vec![
         Query::new(format!(
-            "INSERT INTO stories (id, user_id, title, prompt, num_chapters, enhance, config) \
-             SELECT $1, {user}, $3, $4, $5, $6, $7 WHERE {user} IS NOT NULL RETURNING {COLUMNS}",
+            "INSERT INTO stories (id, user_id, title, prompt, num_chapters, enhance, config, author) \
+             SELECT $1, {user}, $3, $4, $5, $6, $7, $8 WHERE {user} IS NOT NULL RETURNING {COLUMNS}",
             user = owner.sql(2)
         ))
         .bind(id)
@@ -59,7 +74,8 @@ pub fn create(owner: &Owner, id: &str, s: &NewStory) -> Vec<Query> {
         .bind(&s.prompt)
         .bind(s.num_chapters)
         .bind(s.enhance)
-        .bind(Value::Object(s.config.clone())),
+        .bind(Value::Object(s.config.clone()))
+        .bind(s.author.as_deref()),
         Query::new(
             "INSERT INTO chapters (story_id, number) SELECT $1, n FROM generate_series(1, $2::int) AS n \
              WHERE EXISTS (SELECT 1 FROM stories WHERE id = $1)",
@@ -72,6 +88,13 @@ pub fn create(owner: &Owner, id: &str, s: &NewStory) -> Vec<Query> {
 /// The story `id` if `owner` has it.
 pub fn get(owner: &Owner, id: &str) -> Query {
     Query::new(format!("SELECT {COLUMNS} FROM stories WHERE id = $1 AND user_id = {}", owner.sql(2))).bind(id).bind(owner.value())
+}
+
+/// The story's book metadata, as its downloads' tags and its feed use it.
+impl Story {
+    pub fn album(&self) -> crate::core::book_meta::Album {
+        crate::core::book_meta::Album { title: self.title.clone(), author: self.author.clone(), num_chapters: self.num_chapters, cover: self.cover.clone() }
+    }
 }
 
 pub fn from_result(r: &QueryResult) -> Result<Option<Story>, NeonError> {
@@ -100,14 +123,52 @@ pub fn list_from(r: &QueryResult) -> Result<Vec<Story>, NeonError> {
     r.rows().map(|r| story(&r)).collect()
 }
 
-pub fn update_title(owner: &Owner, id: &str, title: &str) -> Query {
+/// A PATCH: the title when given ($3 null keeps it), the author when `$4` (set or removed).
+pub fn update(owner: &Owner, id: &str, p: &StoryPatch) -> Query {
     Query::new(format!(
-        "UPDATE stories SET title = $3, updated_at = now() WHERE id = $1 AND user_id = {} RETURNING {COLUMNS}",
+        "UPDATE stories SET title = COALESCE($3::text, title), author = CASE WHEN $4::boolean THEN $5::text ELSE author END, updated_at = now() \
+         WHERE id = $1 AND user_id = {} RETURNING {COLUMNS}",
         owner.sql(2)
     ))
     .bind(id)
     .bind(owner.value())
-    .bind(title)
+    .bind(p.title.as_deref())
+    .bind(p.author.is_some())
+    .bind(p.author.clone().flatten())
+}
+
+// Covers (migration 0009): the row names the object by its hash.
+
+/// Records `owner`'s story's cover; the answer is the story.
+pub fn set_cover(owner: &Owner, id: &str, content_type: &str, bytes: u64, sha256: &str) -> Query {
+    Query::new(format!(
+        "UPDATE stories SET cover_type = $3, cover_bytes = $4, cover_sha256 = $5, updated_at = now() \
+         WHERE id = $1 AND user_id = {} RETURNING {COLUMNS}",
+        owner.sql(2)
+    ))
+    .bind(id)
+    .bind(owner.value())
+    .bind(content_type)
+    .bind(bytes as i64)
+    .bind(sha256)
+}
+
+/// Removes `owner`'s story's cover: one row (`old`, the hash it had or null) when the story
+/// is theirs, none otherwise. `old` is read from the row as it was before the update.
+pub fn clear_cover(owner: &Owner, id: &str) -> Query {
+    Query::new(format!(
+        "UPDATE stories s SET cover_type = NULL, cover_bytes = NULL, cover_sha256 = NULL, \
+           updated_at = CASE WHEN before.cover_sha256 IS NULL THEN s.updated_at ELSE now() END \
+         FROM stories before WHERE before.id = s.id AND s.id = $1 AND s.user_id = {} RETURNING before.cover_sha256 AS old",
+        owner.sql(2)
+    ))
+    .bind(id)
+    .bind(owner.value())
+}
+
+/// `Some(old hash)` when the story was the caller's.
+pub fn cleared_from(r: &QueryResult) -> Result<Option<Option<String>>, NeonError> {
+    r.first().map(|row| row.get::<Option<String>>("old")).transpose()
 }
 
 pub enum Deleted {

@@ -128,5 +128,9 @@ fn found_before(stack: &TestStack, key: &str) {
     let id = r.json()["id"].as_str().unwrap().to_string();
     assert_eq!(stack.call(key, "GET", &format!("/api/v1/stories/{id}"), None).status, 200);
     assert_eq!(stack.call(key, "GET", "/api/v1/stories", None).status, 200);
+    // A chapter number past PostgreSQL's int (2957380861) failed the query: a 500, not a 404.
+    for path in ["chapters/2957380861", "chapters/2957380861/audio", "chapters/51", "chapters/0"] {
+        assert_eq!(stack.call(key, "GET", &format!("/api/v1/stories/{id}/{path}"), None).status, 404, "{path}");
+    }
     assert_eq!(stack.call(key, "DELETE", &format!("/api/v1/stories/{id}"), None).status, 204);
 }

@@ -505,6 +505,15 @@ impl TestStack {
 
     /// `request` to another Worker of the stack (see `start_second_worker`).
     pub fn request_at(&self, base_url: &str, method: &str, path: &str, body: Option<&str>, headers: &[(&str, &str)]) -> Result<Reply, String> {
+        self.request_bytes_at(base_url, method, path, body.unwrap_or("").as_bytes(), headers)
+    }
+
+    /// `request` with a body that is not text (a cover image).
+    pub fn request_bytes(&self, method: &str, path: &str, body: &[u8], headers: &[(&str, &str)]) -> Result<Reply, String> {
+        self.request_bytes_at(&self.base_url, method, path, body, headers)
+    }
+
+    fn request_bytes_at(&self, base_url: &str, method: &str, path: &str, body: &[u8], headers: &[(&str, &str)]) -> Result<Reply, String> {
         let url = format!("{base_url}{path}");
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
@@ -516,7 +525,7 @@ impl TestStack {
             b = b.header(*k, *v);
         }
         let resp = agent
-            .run(b.body(body.unwrap_or("").as_bytes().to_vec()).unwrap())
+            .run(b.body(body.to_vec()).unwrap())
             .map_err(|e| e.to_string())?;
         let status = resp.status().as_u16();
         let headers: Vec<(String, String)> = resp

@@ -6,6 +6,7 @@ mod access;
 mod audio;
 mod bench;
 mod bodies;
+mod book_meta;
 mod browser;
 mod budgets;
 mod conditional;

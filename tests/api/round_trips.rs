@@ -79,6 +79,25 @@ impl Meter<'_> {
     }
 }
 
+impl Meter<'_> {
+    /// `call` with a body that is not JSON (a cover image).
+    fn call_raw(&mut self, route: &str, path: &str, body: &[u8], content_type: &str) {
+        let (method, _) = route.split_once(' ').unwrap();
+        let before_events = self.stack.worker_events("request_done").len();
+        let before = self.stack.neon_requests();
+        let bearer = format!("Bearer {}", self.key);
+        let r = self.stack.request_bytes(method, path, body, &[("Authorization", &bearer), ("Content-Type", content_type)]).unwrap();
+        assert!(r.status < 300, "{route}: {} {}", r.status, String::from_utf8_lossy(&r.body));
+        let neon = self.stack.neon_requests() - before;
+        self.stack.wait_for(&format!("the log line of {route}"), Duration::from_secs(10), || {
+            self.stack.worker_events("request_done")[before_events..].iter().any(|e| e["method"] == method && e["path"] == path).then_some(())
+        });
+        let worker = self.worker_count(method, path, before_events);
+        assert_eq!(neon, worker, "{route}: the Neon server counted {neon} requests, the Worker logged {worker}");
+        self.seen.insert(route.to_string(), (Some(neon), worker));
+    }
+}
+
 /// Neon requests from `neon_before` until the job logs its end, waiting on the Worker's log
 /// rather than polling the API (a poll is a round trip too).
 fn job_round_trips(stack: &TestStack, task: &str, neon_before: u64) -> u64 {
@@ -144,7 +163,14 @@ fn every_route_stays_within_its_round_trips() {
     let path = |url: &Value| url.as_str().unwrap().strip_prefix(&stack.base_url).unwrap().to_string();
     m.call("GET /l/{id}/chapters/{n}.mp3", &path(&links["chapters"][0]["url"]), None, None, true);
     m.call("GET /l/{id}/book.mp3", &path(&links["book"]), None, None, true);
-    m.call("GET /l/{id}/feed.xml", &path(&links["feed"]), None, None, true);
+    m.call("GET /api/v1/stories/{id}/feed.xml", &path(&links["feed"]), None, None, true);
+    // Covers (book metadata): the image is a raw body, not JSON.
+    let png = crate::book_meta::image(&stack.work_dir, "round-trips-cover.png", "red");
+    m.call_raw("PUT /api/v1/stories/{id}/cover", &format!("/api/v1/stories/{id}/cover"), &png, "image/png");
+    m.call("GET /api/v1/stories/{id}/cover", &format!("/api/v1/stories/{id}/cover"), None, None, true);
+    let with_cover = m.call("POST /api/v1/stories/{id}/links", &format!("/api/v1/stories/{id}/links"), Some(&json!({})), None, true).json();
+    m.call("GET /l/{id}/cover", &path(&with_cover["cover"]), None, None, true);
+    m.call("DELETE /api/v1/stories/{id}/cover", &format!("/api/v1/stories/{id}/cover"), None, None, true);
     m.call("POST /api/v1/stories/{id}/links/revoke", &format!("/api/v1/stories/{id}/links/revoke"), None, None, true);
 
     // A job to cancel: the consumer may pick it up at once, so only the Worker counts.

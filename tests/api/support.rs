@@ -184,6 +184,11 @@ pub fn r2_break_writes(stack: &TestStack) -> impl FnOnce() {
     }
 }
 
+/// Forgets the objects under `prefix`, as if they had been deleted behind the Worker's back.
+pub fn r2_forget(stack: &TestStack, prefix: &str) -> usize {
+    r2_sql(stack, "DELETE FROM _mf_objects WHERE substr(key, 1, length(?)) = ? RETURNING key", &[prefix, prefix]).len()
+}
+
 /// Records an empty object under `key`, uploaded `age_secs` ago, as a diagnostic check that
 /// died between its put and its delete would leave behind.
 pub fn r2_plant_empty(stack: &TestStack, key: &str, age_secs: u64) {

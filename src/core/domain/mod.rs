@@ -14,7 +14,7 @@ mod voice_overrides;
 pub use audio_request::AudioRequest;
 pub use generate_request::GenerateRequest;
 pub use link_request::LinkRequest;
-pub use new_story::{NewStory, CONFIG_MAX_BYTES, MAX_CHAPTERS, PROMPT_MAX_CHARS, TITLE_MAX_CHARS};
+pub use new_story::{NewStory, AUTHOR_MAX_CHARS, CONFIG_MAX_BYTES, MAX_CHAPTERS, PROMPT_MAX_CHARS, TITLE_MAX_CHARS};
 pub use new_user::{NewUser, NAME_MAX_CHARS};
 pub use page::{Cursor, PageRequest, DEFAULT_LIMIT, MAX_LIMIT};
 pub use story_patch::StoryPatch;

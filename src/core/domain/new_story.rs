@@ -4,6 +4,7 @@ use super::{check_not_blank, check_single_line};
 use crate::core::validate::{has_control_char, FieldError, ObjectReader};
 
 pub const TITLE_MAX_CHARS: usize = 200;
+pub const AUTHOR_MAX_CHARS: usize = 200;
 pub const PROMPT_MAX_CHARS: usize = 4000;
 pub const MAX_CHAPTERS: i64 = 50;
 /// `config` is stored as jsonb and handed to the LLM prompt builder; 16 KiB is ample for
@@ -18,12 +19,14 @@ pub struct NewStory {
     pub num_chapters: u32,
     pub enhance: bool,
     pub config: Map<String, Value>,
+    /// Written into the downloads' ID3 tags (TPE1) and the feed (`itunes:author`).
+    pub author: Option<String>,
 }
 
 impl NewStory {
     pub fn parse(v: Value) -> Result<Self, FieldError> {
         let mut r = ObjectReader::new(v)?;
-        r.reject_unknown(&["title", "prompt", "num_chapters", "enhance", "config"])?;
+        r.reject_unknown(&["title", "prompt", "num_chapters", "enhance", "config", "author"])?;
         let title = r.optional_string("title", 0, TITLE_MAX_CHARS)?.unwrap_or_default();
         check_single_line("title", &title)?;
         let prompt = r.required_string("prompt", 1, PROMPT_MAX_CHARS)?;
@@ -38,9 +41,20 @@ impl NewStory {
         let num_chapters = r.required_int("num_chapters", 1, MAX_CHAPTERS)? as u32;
         let enhance = r.optional_bool("enhance")?.unwrap_or(false);
         let config = r.optional_object("config", CONFIG_MAX_BYTES)?.unwrap_or_default();
+        let author = author(&mut r)?;
         r.finish()?;
-        Ok(NewStory { title, prompt, num_chapters, enhance, config })
+        Ok(NewStory { title, prompt, num_chapters, enhance, config, author })
     }
+}
+
+/// `author`: absent or null is none; else 1..=200 characters on one line, not blank.
+pub(super) fn author(r: &mut ObjectReader) -> Result<Option<String>, FieldError> {
+    let author = r.optional_string("author", 1, AUTHOR_MAX_CHARS)?;
+    if let Some(a) = &author {
+        check_not_blank("author", a)?;
+        check_single_line("author", a)?;
+    }
+    Ok(author)
 }
 
 #[cfg(test)]
@@ -71,6 +85,7 @@ mod tests {
                 num_chapters: 3,
                 enhance: false,
                 config: Map::new(),
+                author: None,
             }
         );
     }
@@ -101,6 +116,21 @@ mod tests {
             NewStory::parse(with(json!({"title": "two\nlines"}))),
             err("title", "must not contain control characters such as line breaks")
         );
+    }
+
+    #[test]
+    fn author_boundaries() {
+        assert_eq!(NewStory::parse(with(json!({"author": "Ada Lovelace"}))).unwrap().author.as_deref(), Some("Ada Lovelace"));
+        assert_eq!(NewStory::parse(with(json!({"author": null}))).unwrap().author, None);
+        assert!(NewStory::parse(with(json!({"author": "ß".repeat(200)}))).is_ok());
+        assert_eq!(NewStory::parse(with(json!({"author": "ß".repeat(201)}))), err("author", "must be at most 200 characters"));
+        assert_eq!(NewStory::parse(with(json!({"author": ""}))), err("author", "must not be empty"));
+        assert_eq!(NewStory::parse(with(json!({"author": "  "}))), err("author", "must not be blank"));
+        assert_eq!(
+            NewStory::parse(with(json!({"author": "a\nb"}))),
+            err("author", "must not contain control characters such as line breaks")
+        );
+        assert_eq!(NewStory::parse(with(json!({"author": 7}))), err("author", "must be a string, not a number"));
     }
 
     #[test]
