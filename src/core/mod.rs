@@ -2,6 +2,7 @@
 pub mod active;
 pub mod api_key;
 pub mod budget;
+pub mod clip_plan;
 pub mod cost;
 pub mod domain;
 pub mod feed;
@@ -14,6 +15,7 @@ pub mod llm;
 pub mod messages;
 pub mod mp3;
 pub mod neon;
+pub mod pronounce;
 pub mod provider_text;
 pub mod rate_limit;
 pub mod script;

@@ -361,6 +361,12 @@ impl ObjectReader {
         }
     }
 
+    /// The value of a required field of any type (`null` reads as absent), for the caller to
+    /// check.
+    pub fn take_required(&mut self, key: &str) -> Result<Value, FieldError> {
+        self.take(key).ok_or_else(|| FieldError::new(key, "is required"))
+    }
+
     pub fn required_int(&mut self, key: &str, min: i64, max: i64) -> Result<i64, FieldError> {
         match self.fields.remove(key) {
             None => Err(FieldError::new(key, "is required")),

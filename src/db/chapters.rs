@@ -14,6 +14,8 @@ pub struct ChapterSummary {
     pub status: String,
     pub error: Option<Value>,
     pub audio: Option<Value>,
+    /// The voiced script, the voices or the pronunciations changed since the audio was made.
+    pub audio_stale: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -22,6 +24,7 @@ pub struct ChapterDetail {
     pub summary: ChapterSummary,
     pub script: Option<Value>,
     pub enhanced: Option<Value>,
+    pub edited: Option<Value>,
     pub summary_text: Option<String>,
 }
 
@@ -38,7 +41,10 @@ impl ChapterDetail {
     }
 }
 
-const SUMMARY_COLUMNS: &str = "number, title, status, error, audio_duration_ms, audio_bytes";
+/// `audio_stale` compares two stored fingerprints (migration 0008), so a status poll reads no
+/// script.
+const SUMMARY_COLUMNS: &str = "number, title, status, error, audio_duration_ms, audio_bytes, \
+     (audio_key IS NOT NULL AND script_fingerprint IS DISTINCT FROM audio_fingerprint) AS audio_stale";
 
 fn summary(r: &Row) -> Result<ChapterSummary, NeonError> {
     let audio = match (r.get::<Option<i64>>("audio_duration_ms")?, r.get::<Option<i64>>("audio_bytes")?) {
@@ -51,6 +57,7 @@ fn summary(r: &Row) -> Result<ChapterSummary, NeonError> {
         status: r.get("status")?,
         error: r.get("error")?,
         audio,
+        audio_stale: r.get("audio_stale")?,
     })
 }
 
@@ -63,7 +70,7 @@ pub fn summaries_from(r: &QueryResult) -> Result<Vec<ChapterSummary>, NeonError>
 }
 
 pub fn detail(story_id: &str, number: u32) -> Query {
-    Query::new(format!("SELECT {SUMMARY_COLUMNS}, script, enhanced, summary FROM chapters WHERE story_id = $1 AND number = $2"))
+    Query::new(format!("SELECT {SUMMARY_COLUMNS}, script, enhanced, edited, summary FROM chapters WHERE story_id = $1 AND number = $2"))
         .bind(story_id)
         .bind(number)
 }
@@ -75,6 +82,7 @@ pub fn detail_from(r: &QueryResult) -> Result<Option<ChapterDetail>, NeonError> 
                 summary: summary(&row)?,
                 script: row.get("script")?,
                 enhanced: row.get("enhanced")?,
+                edited: row.get("edited")?,
                 summary_text: row.get("summary")?,
             })
         })
@@ -177,11 +185,12 @@ pub fn mark_working(story_id: &str, number: u32, lease: &Lease, status: &str) ->
     .bind(&lease.token)
 }
 
-/// A new script replaces the chapter's later work: the enhanced script and summary belonged
-/// to the old one.
+/// A new script replaces the chapter's later work: the enhanced script, a person's edit and the
+/// summary belonged to the old one. Its fingerprint becomes '' (migration 0008): audio made
+/// before came from another script.
 pub fn store_script(story_id: &str, number: u32, lease: &Lease, script: &Script) -> Query {
     Query::new(format!(
-        "UPDATE chapters SET script = $4, title = $5, enhanced = NULL, summary = NULL, task_id = $3, status = 'script_ready', \
+        "UPDATE chapters SET script = $4, title = $5, enhanced = NULL, edited = NULL, script_fingerprint = '', summary = NULL, task_id = $3, status = 'script_ready', \
            previous_status = NULL, error = NULL, updated_at = now() \
          WHERE story_id = $1 AND number = $2 AND {}",
         held(6)
@@ -194,9 +203,12 @@ pub fn store_script(story_id: &str, number: u32, lease: &Lease, script: &Script)
     .bind(&lease.token)
 }
 
+/// The enhanced script is voiced from now on unless a person's edit is (then nothing voiced
+/// changed).
 pub fn store_enhanced(story_id: &str, number: u32, lease: &Lease, script: &Script) -> Query {
     Query::new(format!(
-        "UPDATE chapters SET enhanced = $4, title = $5, summary = NULL, status = 'enhanced', previous_status = NULL, \
+        "UPDATE chapters SET enhanced = $4, title = CASE WHEN edited IS NULL THEN $5 ELSE title END, \
+           script_fingerprint = CASE WHEN edited IS NULL THEN '' ELSE script_fingerprint END, summary = NULL, status = 'enhanced', previous_status = NULL, \
            error = NULL, updated_at = now() \
          WHERE story_id = $1 AND number = $2 AND {}",
         held(6)
