@@ -72,18 +72,16 @@ impl Read {
         let fps = self.fingerprints(ctx, &config)?;
         let id = &self.o.story.id;
         let new_token = new_id();
-        let mut batch = vec![editing::claim(id, &self.token, &new_token)];
+        // The fingerprints before `writes`, so a read among them sees the new `audio_stale`.
+        let mut batch = vec![editing::claim(id, &self.token, &new_token), editing::set_fingerprints(id, &new_token, &fps)];
         batch.extend(writes(&new_token));
-        batch.push(editing::set_fingerprints(id, &new_token, &fps));
         let mut results = self.o.db.transaction(&batch, None).await?;
         if !editing::claimed(&results[0]) {
             return Err(ApiError::conflict(
                 "the story changed meanwhile (a job started, or another edit came first); read it again and retry",
             ));
         }
-        results.pop();
-        results.remove(0);
-        Ok(results)
+        Ok(results.split_off(2))
     }
 }
 
