@@ -18,7 +18,7 @@ use futures::{StreamExt, TryStreamExt};
 use serde_json::json;
 use worker::{Conditional, FixedLengthStream, Range, Request, Response, ResponseBody};
 
-pub(super) fn audio_settings(ctx: &Ctx) -> Result<AudioSettings, ApiError> {
+fn audio_settings(ctx: &Ctx) -> Result<AudioSettings, ApiError> {
     AudioSettings::from_env(&ctx.env).map_err(|m| {
         crate::log::error("settings_missing", json!({ "reason": m }));
         ApiError::unavailable("audio is not configured yet", 60)

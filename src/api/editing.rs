@@ -51,12 +51,15 @@ impl Read {
     /// Every chapter's fingerprint with the inputs as they are in `self` (the caller puts the
     /// new state there first), voices resolved as the audio job resolves them.
     fn fingerprints(&self, ctx: &Ctx, config: &VoiceConfig) -> Result<Vec<(u32, String)>, ApiError> {
-        let settings = super::audio::audio_settings(ctx)?;
+        let output_format = crate::settings::AudioSettings::output_format(&ctx.env).map_err(|m| {
+            crate::log::error("settings_missing", json!({ "reason": m }));
+            ApiError::unavailable("audio is not configured yet", 60)
+        })?;
         let speakers = super::audio::speakers_of(&self.sources);
         let assigned = assign(config, &speakers, &self.overrides, &self.assigned);
         let inputs = Inputs {
             story_id: &self.o.story.id,
-            output_format: &settings.tts.output_format,
+            output_format: &output_format,
             config,
             overrides: &self.overrides,
             assigned: &assigned,
