@@ -254,7 +254,7 @@ fn contains_nul(v: &Value) -> bool {
 }
 
 /// Describes a JSON value's type for messages ("must be a string, not a number").
-fn type_name(v: &Value) -> &'static str {
+pub fn type_name(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",

@@ -2,7 +2,7 @@ use serde_json::Value;
 
 use super::{check_not_blank, check_single_line};
 use crate::core::script::{Character, Line, Script};
-use crate::core::validate::{FieldError, ObjectReader};
+use crate::core::validate::{type_name, FieldError, ObjectReader};
 
 pub const SCRIPT_TITLE_MAX_CHARS: usize = 200;
 pub const MAX_LINES: usize = 1000;
@@ -28,7 +28,7 @@ impl EditedScript {
         check_single_line("title", &title)?;
         let lines = match r.take_required("lines")? {
             Value::Array(items) => items,
-            other => return Err(FieldError::new("lines", format!("must be a list of lines, not {}", kind(&other)))),
+            other => return Err(FieldError::new("lines", format!("must be a list of lines, not {}", type_name(&other)))),
         };
         r.finish()?;
         if lines.is_empty() || lines.len() > MAX_LINES {
@@ -47,7 +47,7 @@ impl EditedScript {
 fn line(i: usize, v: Value) -> Result<Line, FieldError> {
     let at = |f: &str| format!("lines[{i}].{f}");
     let Value::Object(_) = &v else {
-        return Err(FieldError::new(format!("lines[{i}]"), format!("must be an object, not {}", kind(&v))));
+        return Err(FieldError::new(format!("lines[{i}]"), format!("must be an object, not {}", type_name(&v))));
     };
     let mut r = ObjectReader::new(v)?;
     if let Err(e) = r.reject_unknown(&["speaker", "text", "direction"]) {
@@ -63,17 +63,6 @@ fn line(i: usize, v: Value) -> Result<Line, FieldError> {
     r.finish().map_err(rename)?;
     let direction = direction.map(|d| d.trim().to_string()).filter(|d| !d.is_empty());
     Ok(Line { speaker: speaker.trim().to_string(), text: text.trim().to_string(), direction })
-}
-
-fn kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "a list",
-        Value::Object(_) => "an object",
-    }
 }
 
 #[cfg(test)]
