@@ -73,7 +73,13 @@ export async function renderStory(story, handlers) {
     links = null;
     handlers.onError(e, 'make the player links');
   }
+  // Scripts a person had open stay open (and are read again) when the list is redrawn.
+  const wasOpen = [...document.querySelectorAll('#chapters li details[open]')].map((d) => d.closest('li').dataset.number);
   $('chapters').replaceChildren(...story.chapters.map((ch) => chapterItem(story.id, ch, handlers)));
+  for (const n of wasOpen) {
+    const details = document.querySelector(`#chapters li[data-number="${n}"] details`);
+    if (details) details.open = true;
+  }
   const book = links && links.book;
   show($('book'), Boolean(book));
   show($('book-none'), !book);
