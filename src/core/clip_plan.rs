@@ -139,6 +139,32 @@ mod tests {
     }
 
     #[test]
+    fn recasting_a_speaker_changes_only_the_chapters_it_speaks_in() {
+        let config = VoiceConfig::bundled();
+        let one = script(&[("Narrator", "One."), ("Mara", "Hi.")]);
+        let two = script(&[("Narrator", "Two."), ("Oskar", "Yes.")]);
+        let none = BTreeMap::new();
+        let assigned = voices::assign(&config, &["Mara".to_string(), "Oskar".to_string()], &none, &none);
+        let other = config.pool.iter().map(|v| v.voice_id.clone()).find(|id| Some(id) != assigned.get("Mara")).unwrap();
+        let overrides: BTreeMap<String, String> = [("Mara".to_string(), other)].into();
+        let fps = |overrides: &BTreeMap<String, String>| {
+            let inputs = Inputs {
+                story_id: "s1",
+                output_format: "mp3_44100_128",
+                config: &config,
+                overrides,
+                assigned: &assigned,
+                pronunciations: &none,
+            };
+            fingerprints(&inputs, [(1, &one), (2, &two)])
+        };
+        let (before, after) = (fps(&none), fps(&overrides));
+        assert_eq!(before.iter().map(|(n, _)| *n).collect::<Vec<_>>(), [1, 2]);
+        assert_ne!(before[0].1, after[0].1, "Mara speaks in chapter 1");
+        assert_eq!(before[1].1, after[1].1, "chapter 2 has no line of Mara");
+    }
+
+    #[test]
     fn blank_lines_are_not_spoken_and_fingerprints_are_ordered() {
         let s = script(&[("Narrator", "One."), ("Narrator", "  "), ("Narrator", "Two.")]);
         assert_eq!(spoken(&s, &BTreeMap::new()).len(), 2);
