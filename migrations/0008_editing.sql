@@ -5,8 +5,8 @@
 -- (src/core/clip_plan.rs); its audio's fingerprint is the one it was made of. They differ
 -- exactly when the voiced script, the voices or the pronunciations changed since, so
 -- audio_stale is a comparison of two columns, with no script read. The Worker recomputes
--- script_fingerprint whenever an input changes; a script written by a story job sets it to ''
--- (a new script: the audio came from another one).
+-- script_fingerprint whenever an input changes (a story job's script, an edit, the voices,
+-- the pronunciations).
 ALTER TABLE chapters ADD COLUMN edited jsonb CHECK (edited IS NULL OR jsonb_typeof(edited) = 'object');
 ALTER TABLE chapters ADD COLUMN script_fingerprint text;
 ALTER TABLE chapters ADD COLUMN audio_fingerprint text;

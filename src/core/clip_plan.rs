@@ -82,16 +82,16 @@ pub struct Inputs<'a> {
     pub pronunciations: &'a BTreeMap<String, String>,
 }
 
+/// The fingerprint of one chapter's script.
+pub fn chapter_fingerprint(inputs: &Inputs, script: &Script) -> String {
+    let spoken = spoken(script, inputs.pronunciations);
+    let lines = plan_lines(inputs.story_id, inputs.output_format, inputs.config, &spoken, inputs.overrides, inputs.assigned);
+    fingerprint(lines.iter().map(|l| l.key.as_str()))
+}
+
 /// The current fingerprint of each chapter that has a script.
 pub fn fingerprints<'s>(inputs: &Inputs, chapters: impl IntoIterator<Item = (u32, &'s Script)>) -> Vec<(u32, String)> {
-    chapters
-        .into_iter()
-        .map(|(n, script)| {
-            let spoken = spoken(script, inputs.pronunciations);
-            let lines = plan_lines(inputs.story_id, inputs.output_format, inputs.config, &spoken, inputs.overrides, inputs.assigned);
-            (n, fingerprint(lines.iter().map(|l| l.key.as_str())))
-        })
-        .collect()
+    chapters.into_iter().map(|(n, script)| (n, chapter_fingerprint(inputs, script))).collect()
 }
 
 #[cfg(test)]

@@ -151,17 +151,24 @@ pub async fn for_job(db: &Db, story_id: &str, numbers: &[u32]) -> Result<Vec<Cha
     Ok(rows)
 }
 
-/// Summaries of every chapter before `number`, in order, for the next prompt's context.
-pub async fn earlier_summaries(db: &Db, story_id: &str, number: u32) -> Result<Vec<(u32, String)>, NeonError> {
-    db.query(
-        &Query::new("SELECT number, summary FROM chapters WHERE story_id = $1 AND number < $2 AND summary IS NOT NULL ORDER BY number")
-            .bind(story_id)
-            .bind(number),
-    )
-    .await?
-    .rows()
-    .map(|r| Ok((r.get::<i32>("number")? as u32, r.get("summary")?)))
-    .collect()
+/// Summaries of every chapter before `number`, in order, for the next prompt's context; and,
+/// in the same round trip, the story's voice maps and pronunciations (`audio::voices`), for
+/// the fingerprint of a script the step stores.
+pub async fn earlier_summaries(db: &Db, story_id: &str, number: u32) -> Result<(Vec<(u32, String)>, QueryResult), NeonError> {
+    let mut r = db
+        .transaction(
+            &[
+                Query::new("SELECT number, summary FROM chapters WHERE story_id = $1 AND number < $2 AND summary IS NOT NULL ORDER BY number")
+                    .bind(story_id)
+                    .bind(number),
+                super::audio::voices(story_id),
+            ],
+            None,
+        )
+        .await?;
+    let cast = r.pop().ok_or_else(|| NeonError::Decode("no voices".into()))?;
+    let summaries = r[0].rows().map(|r| Ok((r.get::<i32>("number")? as u32, r.get("summary")?))).collect::<Result<_, NeonError>>()?;
+    Ok((summaries, cast))
 }
 
 /// Statements below change a chapter only while the step holding `lease` still holds it, so
@@ -186,11 +193,11 @@ pub fn mark_working(story_id: &str, number: u32, lease: &Lease, status: &str) ->
 }
 
 /// A new script replaces the chapter's later work: the enhanced script, a person's edit and the
-/// summary belonged to the old one. Its fingerprint becomes '' (migration 0008): audio made
-/// before came from another script.
-pub fn store_script(story_id: &str, number: u32, lease: &Lease, script: &Script) -> Query {
+/// summary belonged to the old one. `fingerprint` is the new script's (`core::clip_plan`).
+pub fn store_script(story_id: &str, number: u32, lease: &Lease, script: &Script, fingerprint: &str) -> Query {
     Query::new(format!(
-        "UPDATE chapters SET script = $4, title = $5, enhanced = NULL, edited = NULL, script_fingerprint = '', summary = NULL, task_id = $3, status = 'script_ready', \
+        "UPDATE chapters SET script = $4, title = $5, enhanced = NULL, edited = NULL, \
+           script_fingerprint = $7, summary = NULL, task_id = $3, status = 'script_ready', \
            previous_status = NULL, error = NULL, updated_at = now() \
          WHERE story_id = $1 AND number = $2 AND {}",
         held(6)
@@ -201,14 +208,15 @@ pub fn store_script(story_id: &str, number: u32, lease: &Lease, script: &Script)
     .bind(serde_json::to_value(script).unwrap_or_default())
     .bind(&script.title)
     .bind(&lease.token)
+    .bind(fingerprint)
 }
 
 /// The enhanced script is voiced from now on unless a person's edit is (then nothing voiced
-/// changed).
-pub fn store_enhanced(story_id: &str, number: u32, lease: &Lease, script: &Script) -> Query {
+/// changed); `fingerprint` is the enhanced script's.
+pub fn store_enhanced(story_id: &str, number: u32, lease: &Lease, script: &Script, fingerprint: &str) -> Query {
     Query::new(format!(
         "UPDATE chapters SET enhanced = $4, title = CASE WHEN edited IS NULL THEN $5 ELSE title END, \
-           script_fingerprint = CASE WHEN edited IS NULL THEN '' ELSE script_fingerprint END, summary = NULL, status = 'enhanced', previous_status = NULL, \
+           script_fingerprint = CASE WHEN edited IS NULL THEN $7 ELSE script_fingerprint END, summary = NULL, status = 'enhanced', previous_status = NULL, \
            error = NULL, updated_at = now() \
          WHERE story_id = $1 AND number = $2 AND {}",
         held(6)
@@ -219,6 +227,7 @@ pub fn store_enhanced(story_id: &str, number: u32, lease: &Lease, script: &Scrip
     .bind(serde_json::to_value(script).unwrap_or_default())
     .bind(&script.title)
     .bind(&lease.token)
+    .bind(fingerprint)
 }
 
 pub fn store_summary(story_id: &str, number: u32, lease: &Lease, summary: &str) -> Query {

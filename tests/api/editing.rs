@@ -247,4 +247,12 @@ fn bad_edits_change_nothing() {
     let r = put_script(&stack, &key, &story, 1, &edit);
     assert_eq!(r.status, 200);
     assert_eq!(r.json()["audio_stale"], true);
+
+    // A regenerated script replaces the edit; the audio is stale exactly when its lines differ
+    // from the ones the audio was made from.
+    assert_eq!(run_job(&stack, &key, &story, "generate", &json!({"chapters": [1], "regenerate": true}))["status"], "completed");
+    let c = chapter(&stack, &key, &story, 1);
+    assert!(c["edited"].is_null(), "the edit belonged to the old script");
+    let voiced = if c["enhanced"].is_null() { &c["script"] } else { &c["enhanced"] };
+    assert_eq!(c["audio_stale"], json!(voiced["lines"] != script["lines"]), "{}", voiced["lines"]);
 }
