@@ -181,4 +181,10 @@ impl AudioSettings {
             clips_per_step: number(env, "TTS_CLIPS_PER_STEP", 60usize).max(1),
         })
     }
+
+    /// The clips' output format alone (it is in every clip key), for routes that compute clip
+    /// keys without calling ElevenLabs: they need no API key.
+    pub fn output_format(env: &Env) -> Result<String, String> {
+        Ok(TtsSettings::new("", var(env, "TTS_OUTPUT_FORMAT").as_deref(), None)?.output_format)
+    }
 }

@@ -8,7 +8,8 @@ use crate::core::tts;
 use crate::core::voices::VoiceConfig;
 use crate::db::audio::{self as audio_db, AudioSource};
 use crate::db::tasks;
-use crate::jobs::audio::{existing_clips, plan_lines};
+use crate::core::clip_plan;
+use crate::jobs::audio::existing_clips;
 use crate::platform::new_id;
 use crate::settings::{AudioSettings, JobSettings};
 use serde_json::json;
@@ -48,13 +49,16 @@ pub async fn start(req: &mut Request, ctx: &Ctx, id: &str) -> Result<Response, A
     let (overrides, assigned) = audio_db::voices_from(&o.results[1])?;
     let assigned = crate::core::voices::assign(&config, &speakers, &overrides, &assigned);
 
-    let price = price(ctx, &id, &chosen, &settings, &config, &overrides, &assigned).await?;
+    let pronunciations = audio_db::pronunciations_from(&o.results[1])?;
+    let cast = Cast { config: &config, overrides: &overrides, assigned: &assigned, pronunciations: &pronunciations };
+    let price = price(ctx, &id, &chosen, &settings, &cast).await?;
     let estimate = crate::core::budget::Amounts::tts(price.characters, price.cost);
     if r.dry_run {
         return json_response(
             200,
             &json!({
                 "characters": price.characters,
+                "lines": price.lines,
                 "estimated_cost_usd": crate::core::cost::round_usd(price.cost),
                 "total_characters": price.total,
                 "clips": price.clips,
@@ -78,9 +82,19 @@ pub async fn start(req: &mut Request, ctx: &Ctx, id: &str) -> Result<Response, A
     json_response(202, &json!({ "task_id": task.id }))
 }
 
-/// What the chosen chapters' audio costs: exactly the characters of the clips not made yet.
+/// What decides the story's clips besides the scripts.
+struct Cast<'a> {
+    config: &'a VoiceConfig,
+    overrides: &'a std::collections::BTreeMap<String, String>,
+    assigned: &'a std::collections::BTreeMap<String, String>,
+    pronunciations: &'a std::collections::BTreeMap<String, String>,
+}
+
+/// What the chosen chapters' audio costs: exactly the characters of the clips not made yet,
+/// and how many lines those are.
 struct Price {
     characters: u64,
+    lines: usize,
     cost: f64,
     total: u64,
     clips: usize,
@@ -92,18 +106,17 @@ async fn price(
     id: &str,
     chosen: &[AudioSource],
     settings: &AudioSettings,
-    config: &VoiceConfig,
-    overrides: &std::collections::BTreeMap<String, String>,
-    assigned: &std::collections::BTreeMap<String, String>,
+    cast: &Cast<'_>,
 ) -> Result<Price, ApiError> {
     // Clips made before are reused, so the estimate counts only the ones missing.
     let existing = existing_clips(&ctx.env.bucket(crate::platform::AUDIO_BUCKET)?, id, &Default::default()).await?;
     let prices = JobSettings::from_env(&ctx.env).map(|j| j.prices).unwrap_or_default();
-    let mut p = Price { characters: 0, cost: 0.0, total: 0, clips: 0, cached: 0 };
+    let mut p = Price { characters: 0, lines: 0, cost: 0.0, total: 0, clips: 0, cached: 0 };
     let mut counted = std::collections::HashSet::new();
     for s in chosen {
         let script = s.script.as_ref().expect("chosen chapters have scripts");
-        for line in plan_lines(id, &settings.tts.output_format, config, script, overrides, assigned) {
+        let spoken = clip_plan::spoken(script, cast.pronunciations);
+        for line in clip_plan::plan_lines(id, &settings.tts.output_format, cast.config, &spoken, cast.overrides, cast.assigned) {
             let chars = tts::characters(&[line.spec.text]);
             p.total += chars;
             p.clips += 1;
@@ -112,6 +125,7 @@ async fn price(
                 continue;
             }
             p.characters += chars;
+            p.lines += 1;
             p.cost += prices.tts_cost(&line.spec.voice.model_id, chars);
         }
     }

@@ -13,6 +13,7 @@ mod budget;
 mod cors;
 mod cover;
 mod download;
+mod editing;
 mod errors;
 mod feed;
 mod health;
@@ -102,6 +103,10 @@ async fn route(req: &mut Request, ctx: &Ctx, path: &str, segments: &[&str]) -> R
         (["api", "v1", "stories", id, "chapters", n, "audio"], Get) => audio::chapter(req, ctx, id, n).await,
         (["api", "v1", "stories", id, "voices"], Get) => voices::get(req, ctx, id).await,
         (["api", "v1", "stories", id, "voices"], Put) => voices::put(req, ctx, id).await,
+        (["api", "v1", "stories", id, "chapters", n, "script"], Put) => editing::put_script(req, ctx, id, n).await,
+        (["api", "v1", "stories", id, "chapters", n, "script"], Delete) => editing::delete_script(req, ctx, id, n).await,
+        (["api", "v1", "stories", id, "pronunciations"], Put) => editing::put_pronunciations(req, ctx, id).await,
+        (["api", "v1", "stories", id, "pronunciations"], Get) => editing::get_pronunciations(req, ctx, id).await,
         (["api", "v1", "tasks", id], Get) => tasks::get(req, ctx, id).await,
         (["api", "v1", "tasks", id, "events"], Get) => tasks::events(req, ctx, id).await,
         (["api", "v1", "tasks", id, "cancel"], Post) => tasks::cancel(req, ctx, id).await,
@@ -134,7 +139,8 @@ fn known_path(s: &[&str]) -> bool {
             | ["api", "v1", "stories", _, "chapters", _]
             | ["api", "v1", "stories", _, "generate" | "audio" | "voices" | "links" | "cover"]
             | ["api", "v1", "stories", _, "links", "revoke"]
-            | ["api", "v1", "stories", _, "chapters", _, "audio"]
+            | ["api", "v1", "stories", _, "chapters", _, "audio" | "script"]
+            | ["api", "v1", "stories", _, "pronunciations"]
             | ["api", "v1", "tasks", _]
             | ["api", "v1", "tasks", _, "events" | "cancel"]
             | ["api", "v1", "admin", "probes"]

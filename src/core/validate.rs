@@ -254,7 +254,7 @@ fn contains_nul(v: &Value) -> bool {
 }
 
 /// Describes a JSON value's type for messages ("must be a string, not a number").
-fn type_name(v: &Value) -> &'static str {
+pub fn type_name(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",
@@ -359,6 +359,12 @@ impl ObjectReader {
             Some(Value::Bool(b)) => Ok(Some(b)),
             Some(v) => Err(FieldError::new(key, format!("must be a boolean, not {}", type_name(&v)))),
         }
+    }
+
+    /// The value of a required field of any type (`null` reads as absent), for the caller to
+    /// check.
+    pub fn take_required(&mut self, key: &str) -> Result<Value, FieldError> {
+        self.take(key).ok_or_else(|| FieldError::new(key, "is required"))
     }
 
     pub fn required_int(&mut self, key: &str, min: i64, max: i64) -> Result<i64, FieldError> {

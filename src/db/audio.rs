@@ -1,6 +1,6 @@
 //! The audio columns of `chapters`, and the story's voice maps.
 
-use super::{chapters::int_array, tasks::Lease, Owner};
+use super::{chapters::int_array, tasks::Lease};
 use crate::core::neon::{NeonError, Query, QueryResult, Row};
 use crate::core::script::Script;
 use serde::{Deserialize, Serialize};
@@ -22,8 +22,11 @@ pub struct AudioMeta {
 #[derive(Debug, Clone)]
 pub struct AudioSource {
     pub number: u32,
-    /// The enhanced script when there is one, else the script.
+    /// The script the audio job voices: the edited one, else the enhanced one, else the script.
     pub script: Option<Script>,
+    /// While a person's edit is voiced: the generated script it replaced (enhanced, else the
+    /// script), which `DELETE .../script` returns to.
+    pub generated: Option<Script>,
     pub audio_task: Option<String>,
     /// The chapter MP3 it has now, if any.
     pub audio_key: Option<String>,
@@ -32,13 +35,15 @@ pub struct AudioSource {
 pub fn sources(story_id: &str, numbers: Option<&[u32]>) -> Query {
     match numbers {
         Some(ns) => Query::new(
-            "SELECT number, COALESCE(enhanced, script) AS best, audio_task_id::text AS audio_task, audio_key \
+            "SELECT number, COALESCE(edited, enhanced, script) AS best, \
+               CASE WHEN edited IS NOT NULL THEN COALESCE(enhanced, script) END AS generated, audio_task_id::text AS audio_task, audio_key \
              FROM chapters WHERE story_id = $1 AND number = ANY($2) ORDER BY number",
         )
         .bind(story_id)
         .bind(int_array(ns)),
         None => Query::new(
-            "SELECT number, COALESCE(enhanced, script) AS best, audio_task_id::text AS audio_task, audio_key \
+            "SELECT number, COALESCE(edited, enhanced, script) AS best, \
+               CASE WHEN edited IS NOT NULL THEN COALESCE(enhanced, script) END AS generated, audio_task_id::text AS audio_task, audio_key \
              FROM chapters WHERE story_id = $1 ORDER BY number",
         )
         .bind(story_id),
@@ -51,6 +56,7 @@ pub fn sources_from(r: &QueryResult) -> Result<Vec<AudioSource>, NeonError> {
             Ok(AudioSource {
                 number: r.get::<i32>("number")? as u32,
                 script: r.get::<Option<Value>>("best")?.and_then(|v| serde_json::from_value(v).ok()),
+                generated: r.get::<Option<Value>>("generated")?.and_then(|v| serde_json::from_value(v).ok()),
                 audio_task: r.get("audio_task")?,
                 audio_key: r.get("audio_key")?,
             })
@@ -64,14 +70,17 @@ pub struct StoredAudio<'a> {
     pub bytes: u64,
     pub characters: u64,
     pub meta: &'a AudioMeta,
+    /// `core::clip_plan::fingerprint` of the clips it was made from.
+    pub fingerprint: &'a str,
 }
 
 /// Records a chapter's MP3, only while the step still holds its lease (a cancelled task's or
-/// a taken-over delivery's late write is dropped).
+/// a taken-over delivery's late write is dropped). The chapter's current fingerprint becomes the
+/// audio's: no input can change while the job runs (those writes answer 409 then).
 pub fn store(story_id: &str, number: u32, lease: &Lease, a: &StoredAudio) -> Query {
     Query::new(
         "UPDATE chapters SET audio_key = $4, audio_duration_ms = $5, audio_bytes = $6, audio_characters = $7, audio_meta = $8, \
-           audio_task_id = $3, status = 'audio_ready', previous_status = NULL, error = NULL, updated_at = now() \
+           audio_task_id = $3, audio_fingerprint = $10, script_fingerprint = $10, status = 'audio_ready', previous_status = NULL, error = NULL, updated_at = now() \
          WHERE story_id = $1 AND number = $2 AND EXISTS (SELECT 1 FROM tasks WHERE id = $3 AND lease_token = $9 AND status = 'running')",
     )
     .bind(story_id)
@@ -83,6 +92,7 @@ pub fn store(story_id: &str, number: u32, lease: &Lease, a: &StoredAudio) -> Que
     .bind(a.characters as i64)
     .bind(serde_json::to_value(a.meta).unwrap_or_default())
     .bind(&lease.token)
+    .bind(a.fingerprint)
 }
 
 #[derive(Debug, Clone)]
@@ -132,23 +142,27 @@ pub fn chapter_audio_from(r: &QueryResult) -> Result<Option<ChapterAudio>, NeonE
 
 pub type VoiceMap = BTreeMap<String, String>;
 
-/// The story's overrides and assigned voices.
+/// The story's overrides and assigned voices, its pronunciations, the token of its last input
+/// change (`db::editing`) and whether a job of it is queued or running.
 pub fn voices(story_id: &str) -> Query {
-    Query::new("SELECT voices, assigned_voices FROM stories WHERE id = $1").bind(story_id)
+    Query::new(
+        "SELECT voices, assigned_voices, pronunciations, inputs_token, \
+           EXISTS (SELECT 1 FROM tasks t WHERE t.story_id = s.id AND t.status IN ('queued', 'running')) AS busy \
+         FROM stories s WHERE id = $1",
+    )
+    .bind(story_id)
+}
+
+/// The pronunciations from the result of [`voices`].
+pub fn pronunciations_from(r: &QueryResult) -> Result<VoiceMap, NeonError> {
+    let row = r.first().ok_or_else(|| NeonError::Decode("no story".into()))?;
+    serde_json::from_value::<VoiceMap>(row.get("pronunciations")?).map_err(|e| NeonError::Decode(e.to_string()))
 }
 
 pub fn voices_from(r: &QueryResult) -> Result<(VoiceMap, VoiceMap), NeonError> {
     let row = r.first().ok_or_else(|| NeonError::Decode("no story".into()))?;
     let map = |v: Value| serde_json::from_value::<VoiceMap>(v).map_err(|e| NeonError::Decode(e.to_string()));
     Ok((map(row.get("voices")?)?, map(row.get("assigned_voices")?)?))
-}
-
-/// Replaces the overrides of `owner`'s story (no row changes for another user's story).
-pub fn set_overrides(owner: &Owner, story_id: &str, overrides: &VoiceMap) -> Query {
-    Query::new(format!("UPDATE stories SET voices = $3, updated_at = now() WHERE id = $1 AND user_id = {}", owner.sql(2)))
-        .bind(story_id)
-        .bind(owner.value())
-        .bind(serde_json::to_value(overrides).unwrap_or_default())
 }
 
 pub fn set_assigned(story_id: &str, assigned: &VoiceMap) -> Query {

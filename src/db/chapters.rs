@@ -14,6 +14,8 @@ pub struct ChapterSummary {
     pub status: String,
     pub error: Option<Value>,
     pub audio: Option<Value>,
+    /// The voiced script, the voices or the pronunciations changed since the audio was made.
+    pub audio_stale: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -22,6 +24,7 @@ pub struct ChapterDetail {
     pub summary: ChapterSummary,
     pub script: Option<Value>,
     pub enhanced: Option<Value>,
+    pub edited: Option<Value>,
     pub summary_text: Option<String>,
 }
 
@@ -38,7 +41,10 @@ impl ChapterDetail {
     }
 }
 
-const SUMMARY_COLUMNS: &str = "number, title, status, error, audio_duration_ms, audio_bytes";
+/// `audio_stale` compares two stored fingerprints (migration 0008), so a status poll reads no
+/// script.
+const SUMMARY_COLUMNS: &str = "number, title, status, error, audio_duration_ms, audio_bytes, \
+     (audio_key IS NOT NULL AND script_fingerprint IS DISTINCT FROM audio_fingerprint) AS audio_stale";
 
 fn summary(r: &Row) -> Result<ChapterSummary, NeonError> {
     let audio = match (r.get::<Option<i64>>("audio_duration_ms")?, r.get::<Option<i64>>("audio_bytes")?) {
@@ -51,6 +57,7 @@ fn summary(r: &Row) -> Result<ChapterSummary, NeonError> {
         status: r.get("status")?,
         error: r.get("error")?,
         audio,
+        audio_stale: r.get("audio_stale")?,
     })
 }
 
@@ -63,7 +70,7 @@ pub fn summaries_from(r: &QueryResult) -> Result<Vec<ChapterSummary>, NeonError>
 }
 
 pub fn detail(story_id: &str, number: u32) -> Query {
-    Query::new(format!("SELECT {SUMMARY_COLUMNS}, script, enhanced, summary FROM chapters WHERE story_id = $1 AND number = $2"))
+    Query::new(format!("SELECT {SUMMARY_COLUMNS}, script, enhanced, edited, summary FROM chapters WHERE story_id = $1 AND number = $2"))
         .bind(story_id)
         .bind(number)
 }
@@ -75,6 +82,7 @@ pub fn detail_from(r: &QueryResult) -> Result<Option<ChapterDetail>, NeonError> 
                 summary: summary(&row)?,
                 script: row.get("script")?,
                 enhanced: row.get("enhanced")?,
+                edited: row.get("edited")?,
                 summary_text: row.get("summary")?,
             })
         })
@@ -143,17 +151,24 @@ pub async fn for_job(db: &Db, story_id: &str, numbers: &[u32]) -> Result<Vec<Cha
     Ok(rows)
 }
 
-/// Summaries of every chapter before `number`, in order, for the next prompt's context.
-pub async fn earlier_summaries(db: &Db, story_id: &str, number: u32) -> Result<Vec<(u32, String)>, NeonError> {
-    db.query(
-        &Query::new("SELECT number, summary FROM chapters WHERE story_id = $1 AND number < $2 AND summary IS NOT NULL ORDER BY number")
-            .bind(story_id)
-            .bind(number),
-    )
-    .await?
-    .rows()
-    .map(|r| Ok((r.get::<i32>("number")? as u32, r.get("summary")?)))
-    .collect()
+/// Summaries of every chapter before `number`, in order, for the next prompt's context; and,
+/// in the same round trip, the story's voice maps and pronunciations (`audio::voices`), for
+/// the fingerprint of a script the step stores.
+pub async fn earlier_summaries(db: &Db, story_id: &str, number: u32) -> Result<(Vec<(u32, String)>, QueryResult), NeonError> {
+    let mut r = db
+        .transaction(
+            &[
+                Query::new("SELECT number, summary FROM chapters WHERE story_id = $1 AND number < $2 AND summary IS NOT NULL ORDER BY number")
+                    .bind(story_id)
+                    .bind(number),
+                super::audio::voices(story_id),
+            ],
+            None,
+        )
+        .await?;
+    let cast = r.pop().ok_or_else(|| NeonError::Decode("no voices".into()))?;
+    let summaries = r[0].rows().map(|r| Ok((r.get::<i32>("number")? as u32, r.get("summary")?))).collect::<Result<_, NeonError>>()?;
+    Ok((summaries, cast))
 }
 
 /// Statements below change a chapter only while the step holding `lease` still holds it, so
@@ -177,11 +192,12 @@ pub fn mark_working(story_id: &str, number: u32, lease: &Lease, status: &str) ->
     .bind(&lease.token)
 }
 
-/// A new script replaces the chapter's later work: the enhanced script and summary belonged
-/// to the old one.
-pub fn store_script(story_id: &str, number: u32, lease: &Lease, script: &Script) -> Query {
+/// A new script replaces the chapter's later work: the enhanced script, a person's edit and the
+/// summary belonged to the old one. `fingerprint` is the new script's (`core::clip_plan`).
+pub fn store_script(story_id: &str, number: u32, lease: &Lease, script: &Script, fingerprint: &str) -> Query {
     Query::new(format!(
-        "UPDATE chapters SET script = $4, title = $5, enhanced = NULL, summary = NULL, task_id = $3, status = 'script_ready', \
+        "UPDATE chapters SET script = $4, title = $5, enhanced = NULL, edited = NULL, \
+           script_fingerprint = $7, summary = NULL, task_id = $3, status = 'script_ready', \
            previous_status = NULL, error = NULL, updated_at = now() \
          WHERE story_id = $1 AND number = $2 AND {}",
         held(6)
@@ -192,11 +208,15 @@ pub fn store_script(story_id: &str, number: u32, lease: &Lease, script: &Script)
     .bind(serde_json::to_value(script).unwrap_or_default())
     .bind(&script.title)
     .bind(&lease.token)
+    .bind(fingerprint)
 }
 
-pub fn store_enhanced(story_id: &str, number: u32, lease: &Lease, script: &Script) -> Query {
+/// The enhanced script is voiced from now on unless a person's edit is (then nothing voiced
+/// changed); `fingerprint` is the enhanced script's.
+pub fn store_enhanced(story_id: &str, number: u32, lease: &Lease, script: &Script, fingerprint: &str) -> Query {
     Query::new(format!(
-        "UPDATE chapters SET enhanced = $4, title = $5, summary = NULL, status = 'enhanced', previous_status = NULL, \
+        "UPDATE chapters SET enhanced = $4, title = CASE WHEN edited IS NULL THEN $5 ELSE title END, \
+           script_fingerprint = CASE WHEN edited IS NULL THEN $7 ELSE script_fingerprint END, summary = NULL, status = 'enhanced', previous_status = NULL, \
            error = NULL, updated_at = now() \
          WHERE story_id = $1 AND number = $2 AND {}",
         held(6)
@@ -207,6 +227,7 @@ pub fn store_enhanced(story_id: &str, number: u32, lease: &Lease, script: &Scrip
     .bind(serde_json::to_value(script).unwrap_or_default())
     .bind(&script.title)
     .bind(&lease.token)
+    .bind(fingerprint)
 }
 
 pub fn store_summary(story_id: &str, number: u32, lease: &Lease, summary: &str) -> Query {

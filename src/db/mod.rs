@@ -5,6 +5,7 @@ pub mod audio;
 pub mod budgets;
 mod client;
 pub mod chapters;
+pub mod editing;
 pub mod links;
 pub mod stories;
 pub mod tasks;

@@ -10,10 +10,10 @@ use super::step::{Failure, StepCtx};
 use super::Outcome;
 use crate::core::budget::Amounts;
 use crate::core::mp3::{self, Assembly, Clip, ClipFacts, Piece};
-use crate::core::script::Script;
 use crate::core::task::ErrorInfo;
-use crate::core::tts::{self, ClipSpec, TtsError};
-use crate::core::voices::{self, VoiceConfig};
+use crate::core::tts::{self, TtsError};
+use crate::core::clip_plan::{self, Line};
+use crate::core::voices::VoiceConfig;
 use crate::db::audio::{self as audio_db, AudioMeta, StoredAudio};
 use crate::db::{chapters, usage};
 use crate::platform::Subrequests;
@@ -22,7 +22,7 @@ use crate::settings::AudioSettings;
 use futures::StreamExt;
 use serde_json::json;
 use std::cell::{Cell, RefCell};
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
 use worker::{Bucket, Env, FixedLengthStream, HttpMetadata, Include};
 
@@ -68,40 +68,6 @@ impl ClipError {
             ClipError::Storage(reason) => Failure::Broken(reason),
         }
     }
-}
-
-/// One line ready to synthesise: its speaker, text and voice.
-pub struct Line<'a> {
-    pub speaker: &'a str,
-    pub spec: ClipSpec<'a>,
-    pub key: String,
-}
-
-/// The lines of a script with their voices and clip keys, in order. Lines without text are
-/// left out: there is nothing to say.
-pub fn plan_lines<'a>(
-    story_id: &str,
-    output_format: &str,
-    config: &'a VoiceConfig,
-    script: &'a Script,
-    overrides: &BTreeMap<String, String>,
-    assigned: &BTreeMap<String, String>,
-) -> Vec<Line<'a>> {
-    let spoken: Vec<_> = script.lines.iter().filter(|l| !l.text.trim().is_empty()).collect();
-    spoken
-        .iter()
-        .enumerate()
-        .map(|(i, l)| {
-            let spec = ClipSpec {
-                text: &l.text,
-                voice: voices::voice_for(config, &l.speaker, overrides, assigned),
-                previous_text: i.checked_sub(1).map(|p| spoken[p].text.as_str()),
-                next_text: spoken.get(i + 1).map(|n| n.text.as_str()),
-            };
-            let key = tts::clip_key(story_id, output_format, &spec);
-            Line { speaker: &l.speaker, spec, key }
-        })
-        .collect()
 }
 
 /// Every usable clip already in R2 for the story, with its frame facts, from one listing (a
@@ -180,8 +146,10 @@ impl AudioRun<'_> {
         let total = task.chapters.len();
         let script = source.script.as_ref().ok_or_else(|| audio_invalid(number, "the chapter has no script"))?;
         let (overrides, assigned) = audio_db::voices_from(&read[1])?;
+        let pronunciations = audio_db::pronunciations_from(&read[1])?;
         let config = VoiceConfig::bundled();
-        let lines = plan_lines(story_id, &self.settings.tts.output_format, &config, script, &overrides, &assigned);
+        let spoken = clip_plan::spoken(script, &pronunciations);
+        let lines = clip_plan::plan_lines(story_id, &self.settings.tts.output_format, &config, &spoken, &overrides, &assigned);
         if lines.is_empty() {
             return Err(audio_invalid(number, "the script has no spoken lines"));
         }
@@ -227,9 +195,11 @@ impl AudioRun<'_> {
         };
         let (bytes, duration_ms) = (plan.total_len, plan.duration_ms);
         let keys: Vec<String> = lines.iter().map(|l| l.key.clone()).collect();
+        // What the audio is made of, so `audio_stale` can tell when its inputs change.
+        let fingerprint = clip_plan::fingerprint(keys.iter().map(String::as_str));
         self.stream_chapter(number, &key, plan, keys, facts).await?;
         let characters = tts::characters(&lines.iter().map(|l| l.spec.text).collect::<Vec<_>>());
-        let stored = StoredAudio { key: &key, duration_ms, bytes, characters, meta: &meta };
+        let stored = StoredAudio { key: &key, duration_ms, bytes, characters, meta: &meta, fingerprint: &fingerprint };
         let recorded = self.ctx.progress(progress((done + 1) * 100 / total), &message, vec![audio_db::store(story_id, number, &self.ctx.lease, &stored)]).await;
         // Whichever object the row does not point at is removed (best effort: it is only space).
         let unused = if recorded.is_ok() { source.audio_key.clone().filter(|k| *k != key) } else { Some(key.clone()) };

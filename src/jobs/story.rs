@@ -7,7 +7,12 @@ use super::step::{Failure, StepCtx};
 use super::Outcome;
 use crate::core::budget::estimate as budget_estimate;
 use crate::core::llm::{self, ChapterContext, Completion, LlmError};
-use crate::core::neon::Query;
+use crate::core::clip_plan::{chapter_fingerprint, Inputs};
+use crate::core::neon::{Query, QueryResult};
+use crate::core::script::Script;
+use crate::core::voices::VoiceConfig;
+use crate::db::audio as audio_db;
+use crate::settings::AudioSettings;
 use crate::core::task::{step_message, ChapterWork, ErrorInfo, StoryPlan, StoryStep};
 use crate::db::{chapters, stories, usage};
 use crate::providers::openai;
@@ -74,7 +79,8 @@ impl StoryRun<'_> {
         let position = task.chapters.iter().position(|n| *n == number).unwrap_or(0);
         let index = works.iter().position(|w| w.number == number).expect("chapter row");
         let mut row = rows.into_iter().nth(index).expect("chapter row");
-        let earlier = chapters::earlier_summaries(db, &self.story.id, number).await?;
+        let (earlier, cast) = chapters::earlier_summaries(db, &self.story.id, number).await?;
+        let fingerprint = self.fingerprinter(&cast)?;
         loop {
             let step = self.plan().next_step(&row.work);
             if step == StoryStep::Done {
@@ -113,7 +119,7 @@ impl StoryRun<'_> {
                     row.work.has_enhanced = false;
                     row.work.has_summary = false;
                     row.work.script_task = Some(task.id.clone());
-                    let q = chapters::store_script(&self.story.id, number, &self.ctx.lease, &script);
+                    let q = chapters::store_script(&self.story.id, number, &self.ctx.lease, &script, &fingerprint(&script));
                     row.script = Some(script);
                     row.enhanced = None;
                     Ok::<_, Failure>((q, c))
@@ -122,7 +128,7 @@ impl StoryRun<'_> {
                     let (script, c) = self.call(number, step, &body, llm::parse_script).await?;
                     row.work.has_enhanced = true;
                     row.work.has_summary = false;
-                    let q = chapters::store_enhanced(&self.story.id, number, &self.ctx.lease, &script);
+                    let q = chapters::store_enhanced(&self.story.id, number, &self.ctx.lease, &script, &fingerprint(&script));
                     row.enhanced = Some(script);
                     Ok((q, c))
                 }
@@ -141,6 +147,25 @@ impl StoryRun<'_> {
             self.ctx.record_progress(self.progress(&works), &message, vec![write, usage]).await?;
         }
         self.ctx.hand_over().await
+    }
+
+    /// The fingerprint of a script this step stores (`core::clip_plan`), so `audio_stale` tells
+    /// whether audio made before still matches. Voices come from the stored maps without a new
+    /// assignment: a speaker without one yet is new to the story's audio, and any fingerprint
+    /// with it differs from the audio's, which is all `audio_stale` needs; the next input write
+    /// or audio job stores the exact one. Voices and pronunciations cannot change while the job
+    /// runs (those writes answer 409).
+    fn fingerprinter(&self, cast: &QueryResult) -> Result<impl Fn(&Script) -> String + '_, Failure> {
+        let (overrides, assigned) = audio_db::voices_from(cast)?;
+        let pronunciations = audio_db::pronunciations_from(cast)?;
+        // Without a usable format no fingerprint matches the audio's: it reads as stale.
+        let format = AudioSettings::output_format(self.ctx.env).unwrap_or_default();
+        let story_id = self.story.id.clone();
+        let config = VoiceConfig::bundled();
+        Ok(move |script: &Script| {
+            let inputs = Inputs { story_id: &story_id, output_format: &format, config: &config, overrides: &overrides, assigned: &assigned, pronunciations: &pronunciations };
+            chapter_fingerprint(&inputs, script)
+        })
     }
 
     /// One LLM call, with in-process retries of unusable answers, each after a lease renewal

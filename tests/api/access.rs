@@ -51,7 +51,7 @@ fn users_keys_and_story_crud_with_pages() {
     assert_eq!(r.json()["title"], "Renamed");
     let got = stack.call(&key, "GET", &format!("/api/v1/stories/{}", ids[0]), None).json();
     assert_eq!(got["title"], "Renamed");
-    assert_eq!(got["chapters"], json!([{"number": 1, "title": null, "status": "pending", "error": null, "audio": null}]));
+    assert_eq!(got["chapters"], json!([{"number": 1, "title": null, "status": "pending", "error": null, "audio": null, "audio_stale": false}]));
 
     assert_eq!(stack.call(&key, "DELETE", &format!("/api/v1/stories/{}", ids[0]), None).status, 204);
     assert_eq!(stack.call(&key, "GET", &format!("/api/v1/stories/{}", ids[0]), None).status, 404);

@@ -40,6 +40,12 @@ fn browser_create_to_listen() {
 }
 
 #[test]
+fn browser_edit_a_line_and_set_a_pronunciation() {
+    require_speech();
+    run_script(TestStack::start(), "edit.mjs", 6);
+}
+
+#[test]
 fn browser_failures_in_plain_words() {
     // Four job starts a minute, so that the script meets a 429 after its other failures; it
     // makes about eight, in a few seconds that stay inside one window of the limiter.

@@ -11,6 +11,7 @@ mod browser;
 mod budgets;
 mod conditional;
 mod drills;
+mod editing;
 mod fuzz;
 mod health;
 mod idle;

@@ -156,6 +156,16 @@ fn every_route_stays_within_its_round_trips() {
 
     m.call("GET /api/v1/stories/{id}/chapters/{n}/audio", &format!("/api/v1/stories/{id}/chapters/1/audio"), None, None, true);
     m.call("GET /api/v1/stories/{id}/audio", &format!("/api/v1/stories/{id}/audio"), None, None, true);
+    // Editing: input writes read, then write with every chapter's fingerprint.
+    let chapter = stack.call(&key, "GET", &format!("/api/v1/stories/{id}/chapters/1"), None).json();
+    let voiced = if chapter["enhanced"].is_null() { &chapter["script"] } else { &chapter["enhanced"] };
+    let mut lines = voiced["lines"].as_array().unwrap().clone();
+    lines[0]["text"] = json!("An edited first line.");
+    let edit = json!({"title": voiced["title"], "lines": lines});
+    m.call("PUT /api/v1/stories/{id}/chapters/{n}/script", &format!("/api/v1/stories/{id}/chapters/1/script"), Some(&edit), None, true);
+    m.call("PUT /api/v1/stories/{id}/pronunciations", &format!("/api/v1/stories/{id}/pronunciations"), Some(&json!({"lighthouse": "light house"})), None, true);
+    m.call("GET /api/v1/stories/{id}/pronunciations", &format!("/api/v1/stories/{id}/pronunciations"), None, None, true);
+    m.call("DELETE /api/v1/stories/{id}/chapters/{n}/script", &format!("/api/v1/stories/{id}/chapters/1/script"), None, None, true);
     m.call("GET /api/v1/usage", "/api/v1/usage", None, None, true);
     m.call("GET /api/v1/voices", "/api/v1/voices", None, None, true);
     let links = m.call("POST /api/v1/stories/{id}/links", &format!("/api/v1/stories/{id}/links"), Some(&json!({})), None, true).json();

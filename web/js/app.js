@@ -7,6 +7,7 @@ import { loadAccount } from './account.js';
 import { loadStories, createFromForm } from './stories.js';
 import { renderStory, renderCast, saveCast, estimateAudio, patchChapters, resetLinks } from './story.js';
 import { follow, stop, cancelCurrent, rememberedTask } from './task.js';
+import { renderPronunciations, savePronunciation, pronunciationHooks } from './editing.js';
 
 let openId = null;
 let focusOnOpen = false; // set by create: the new story's heading takes the focus
@@ -42,8 +43,15 @@ async function signIn() {
   route();
 }
 
+/** An input of the audio changed: the old estimate no longer holds. */
+function inputsChanged() {
+  $('estimate').textContent = '';
+  $('start-audio').disabled = true;
+}
+
 const handlers = {
   onError: fail,
+  onEdited: inputsChanged,
   onRegenerate: (n) => startJob(() => call('POST', `/api/v1/stories/${openId}/generate`, { chapters: [n], regenerate: true }), `regenerate chapter ${n}`),
 };
 
@@ -52,7 +60,13 @@ async function refreshStory() {
   const story = await call('GET', `/api/v1/stories/${openId}`);
   await renderStory(story, handlers);
   await renderCast(openId).catch((e) => fail(e, 'load the cast'));
+  await renderPronunciations(openId).catch((e) => fail(e, 'load the pronunciations'));
 }
+
+pronunciationHooks({
+  saved: async () => { inputsChanged(); await refreshStory().catch((e) => fail(e, 'reload the story')); },
+  error: fail,
+});
 
 /** Follows a task on the open story; when it ends, the story, cast and budget are reloaded. */
 async function watch(taskId) {
@@ -155,6 +169,16 @@ $('cast-form').addEventListener('submit', async (ev) => {
     $('start-audio').disabled = true;
   } catch (e) {
     fail(e, 'save the voices');
+  }
+});
+
+$('pron-form').addEventListener('submit', async (ev) => {
+  ev.preventDefault();
+  clearProblem();
+  try {
+    await savePronunciation(openId);
+  } catch (e) {
+    fail(e, 'save the pronunciation');
   }
 });
 

@@ -4,6 +4,7 @@
 import { call } from './api.js';
 import { $, el, show, storyName } from './dom.js';
 import { chapterAdvice } from './problems.js';
+import { editableScript } from './editing.js';
 
 const STATUS_WORDS = {
   pending: 'waiting',
@@ -21,16 +22,6 @@ let links = null;     // the last POST .../links answer for the open story
 
 export function resetLinks() { links = null; }
 
-function scriptView(chapter) {
-  const script = chapter.edited || chapter.enhanced || chapter.script;
-  if (!script) return el('p', { class: 'help' }, 'No script yet.');
-  const which = chapter.edited ? 'edited' : chapter.enhanced ? 'enhanced' : 'as written';
-  return el('div', { class: 'script' },
-    el('p', { class: 'help' }, `${script.title} (${which}, ${script.lines.length} lines)`),
-    script.lines.map((line) => el('p', {},
-      el('strong', {}, line.speaker), line.direction ? el('em', {}, ` (${line.direction})`) : '', ` ${line.text}`)));
-}
-
 function chapterItem(storyId, ch, handlers) {
   const n = ch.number;
   const details = el('details', { class: 'script-box' }, el('summary', {}, `Script of chapter ${n}`));
@@ -39,7 +30,7 @@ function chapterItem(storyId, ch, handlers) {
     details.dataset.loaded = '1';
     try {
       const full = await call('GET', `/api/v1/stories/${storyId}/chapters/${n}`);
-      details.append(scriptView(full));
+      details.append(editableScript(storyId, full, handlers, details.closest('li')));
     } catch (e) {
       delete details.dataset.loaded;
       handlers.onError(e, `load the script of chapter ${n}`);
@@ -56,6 +47,7 @@ function chapterItem(storyId, ch, handlers) {
     el('span', { class: 'chapter-title' }, `Chapter ${n}${ch.title ? `: ${ch.title}` : ''}`),
     el('span', { class: 'chapter-status' }, ` — ${STATUS_WORDS[ch.status] || ch.status}`),
     ch.audio ? el('span', { class: 'help' }, ` (${Math.round(ch.audio.duration_ms / 1000)} s)`) : '',
+    el('span', { class: 'chapter-stale help', role: 'status' }, ch.audio_stale ? ' · audio out of date (make the audio again to update it)' : ''),
     failure,
     el('div', { class: 'row' },
       el('button', { type: 'button', class: 'regenerate', onclick: () => handlers.onRegenerate(n) }, `Regenerate chapter ${n}`)),
@@ -81,7 +73,13 @@ export async function renderStory(story, handlers) {
     links = null;
     handlers.onError(e, 'make the player links');
   }
+  // Scripts a person had open stay open (and are read again) when the list is redrawn.
+  const wasOpen = [...document.querySelectorAll('#chapters li details[open]')].map((d) => d.closest('li').dataset.number);
   $('chapters').replaceChildren(...story.chapters.map((ch) => chapterItem(story.id, ch, handlers)));
+  for (const n of wasOpen) {
+    const details = document.querySelector(`#chapters li[data-number="${n}"] details`);
+    if (details) details.open = true;
+  }
   const book = links && links.book;
   show($('book'), Boolean(book));
   show($('book-none'), !book);
@@ -132,7 +130,8 @@ export async function estimateAudio(storyId) {
   const cached = est.clips_cached ? `, ${est.clips_cached} of ${est.clips} clips already made` : '';
   const b = est.budget && est.budget.tts_characters;
   const left = b && b.limit !== null ? ` You have ${(b.limit - b.used).toLocaleString('en')} characters left this month.` : '';
+  const lines = est.lines === undefined ? '' : `${est.lines.toLocaleString('en')} line(s), `;
   $('estimate').textContent =
-    `${est.characters.toLocaleString('en')} characters to voice${cached}: about $${Number(est.estimated_cost_usd).toFixed(4)}.${left}`;
+    `${lines}${est.characters.toLocaleString('en')} characters to voice${cached}: about $${Number(est.estimated_cost_usd).toFixed(4)}.${left}`;
   return est;
 }

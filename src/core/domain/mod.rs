@@ -2,20 +2,24 @@
 //! before it touches storage, and reports the first problem with the field it concerns.
 
 mod audio_request;
+mod edited_script;
 mod generate_request;
 mod link_request;
 mod new_story;
 mod new_user;
 mod page;
+mod pronunciations;
 mod story_patch;
 mod usage_range;
 mod voice_overrides;
 
 pub use audio_request::AudioRequest;
+pub use edited_script::{EditedScript, LINE_DIRECTION_MAX_CHARS, LINE_SPEAKER_MAX_CHARS, LINE_TEXT_MAX_CHARS, MAX_LINES, SCRIPT_TITLE_MAX_CHARS};
 pub use generate_request::GenerateRequest;
 pub use link_request::LinkRequest;
 pub use new_story::{NewStory, AUTHOR_MAX_CHARS, CONFIG_MAX_BYTES, MAX_CHAPTERS, PROMPT_MAX_CHARS, TITLE_MAX_CHARS};
 pub use new_user::{NewUser, NAME_MAX_CHARS};
+pub use pronunciations::{Pronunciations, MAX_PRONUNCIATIONS, PHRASE_MAX_CHARS, REPLACEMENT_MAX_CHARS};
 pub use page::{Cursor, PageRequest, DEFAULT_LIMIT, MAX_LIMIT};
 pub use story_patch::StoryPatch;
 pub use usage_range::UsageRange;
