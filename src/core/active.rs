@@ -76,7 +76,9 @@ pub fn reconcile(snapshot: &Snapshot, known: &HashMap<String, bool>, grace_ms: i
         .map(|e| e.task_id.clone())
         .collect();
     let mut add: Vec<String> = known.iter().filter(|(id, active)| **active && !registered.contains(id.as_str())).map(|(id, _)| id.clone()).collect();
-    add.sort();
+    // Unstable is enough (equal strings are indistinguishable) and shares no code with the
+    // stable sort's per-type copy (~3 KiB of the Worker).
+    add.sort_unstable();
     Plan { remove, add, mark: snapshot.mark }
 }
 

@@ -316,11 +316,12 @@ pub fn speaker_voices(
     assigned: &BTreeMap<String, String>,
 ) -> BTreeMap<String, String> {
     let mut seen = BTreeSet::new();
-    speakers
-        .iter()
-        .filter(|s| !is_narrator(s) && seen.insert(speaker_key(s)))
-        .map(|s| (s.trim().to_string(), voice_for(config, s, overrides, assigned).voice_id.clone()))
-        .collect()
+    // Inserts, not `collect()`: a collected map brings its own copy of the stable sort.
+    let mut out = BTreeMap::new();
+    for s in speakers.iter().filter(|s| !is_narrator(s) && seen.insert(speaker_key(s))) {
+        out.insert(s.trim().to_string(), voice_for(config, s, overrides, assigned).voice_id.clone());
+    }
+    out
 }
 
 /// Checks a `voices` PUT body and returns it as stored: names trimmed. The error (for a 422)

@@ -24,7 +24,11 @@ impl VoiceOverrides {
         if map.len() > MAX_OVERRIDES {
             return Err(FieldError::new("", format!("must have at most {MAX_OVERRIDES} speakers")));
         }
-        let sorted: BTreeMap<String, Value> = map.into_iter().collect();
+        // Inserts, not `collect()`: a collected map brings its own copy of the stable sort.
+        let mut sorted = BTreeMap::new();
+        for (speaker, voice) in map {
+            sorted.insert(speaker, voice);
+        }
         let mut out = BTreeMap::new();
         for (speaker, voice) in sorted {
             let field = speaker_field(&speaker);
