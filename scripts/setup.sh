@@ -4,8 +4,9 @@
 #                    voice and MP3 encoder), ffmpeg (ffprobe, used by tests to check MP3s),
 #                    jq (the README's quickstart reads answers with it), chromium (the
 #                    browser tests of the page, driven by playwright-core)
-#   Rust:            the wasm32 target; worker-build and wasm-bindgen-cli, built once per
-#                    machine under ~/.cache/talecast/tools and linked into .tools/bin
+#   Rust:            the wasm32 target; worker-build, wasm-bindgen-cli and oha (the HTTP load
+#                    tool of scripts/bench.sh), built once per machine under
+#                    ~/.cache/talecast/tools and linked into .tools/bin
 #   PyPI:            schemathesis (the API fuzzer, tests/api/fuzz.rs) in the virtualenv .tools/venv
 #   npm:             package-lock.json (wrangler, Node 22 on Linux x64, esbuild, binaryen,
 #                    Neon's driver, playwright-core and axe-core for the browser tests)
@@ -13,6 +14,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 WORKER_BUILD_VERSION=0.8.7
+OHA_VERSION=1.16.0
 SCHEMATHESIS_VERSION=4.32.5
 # wasm-bindgen's CLI must equal the library version the crate is built with.
 WASM_BINDGEN_VERSION=$(awk '/^name = "wasm-bindgen"$/ {getline; gsub(/version = |"/, ""); print; exit}' Cargo.lock)
@@ -66,6 +68,8 @@ install_tool() { # crate version binary... (extra cargo install flags in CARGO_F
 CARGO_FLAGS=--locked install_tool worker-build "$WORKER_BUILD_VERSION" worker-build
 # Not --locked: the CLI's own lock file pins a since-yanked webpki-roots.
 CARGO_FLAGS= install_tool wasm-bindgen-cli "$WASM_BINDGEN_VERSION" wasm-bindgen
+# Plain HTTP only: no TLS stack to build (the bench loads a local `wrangler dev`).
+CARGO_FLAGS="--locked --no-default-features" install_tool oha "$OHA_VERSION" oha
 
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   say "installing npm packages"
