@@ -46,6 +46,8 @@ if [ "$(cat "$MW/build.key" 2>/dev/null)" != "$key" ] || [ -z "$(find "$MW/build
     export ESBUILD_BIN="$ROOT/node_modules/@esbuild/$(npm_platform)/bin/esbuild"
     export WASM_BINDGEN_BIN="$ROOT/.tools/bin/wasm-bindgen"
     export WASM_OPT_BIN="$ROOT/node_modules/binaryen/bin/wasm-opt"
+    # Built in talecast's target folder, cached with the rest of it.
+    export CARGO_TARGET_DIR="$ROOT/target"
     cd "$MW"
     "$ROOT/.tools/bin/worker-build" --release >&2
   )
