@@ -3,7 +3,8 @@
 #   Debian packages: PostgreSQL (when none is installed), espeak-ng + lame (the TTS stand-in's
 #                    voice and MP3 encoder), ffmpeg (ffprobe, used by tests to check MP3s),
 #                    jq (the README's quickstart reads answers with it), chromium (the
-#                    browser tests of the page, driven by playwright-core)
+#                    browser tests of the page, driven by playwright-core), pkg-config and
+#                    libssl-dev (oha's build)
 #   Rust:            the wasm32 target; worker-build, wasm-bindgen-cli and oha (the HTTP load
 #                    tool of scripts/bench.sh), built once per machine under
 #                    ~/.cache/talecast/tools and linked into .tools/bin
@@ -28,6 +29,9 @@ command -v espeak-ng >/dev/null || apt_missing+=(espeak-ng)
 command -v lame >/dev/null || apt_missing+=(lame)
 command -v ffprobe >/dev/null || apt_missing+=(ffmpeg)
 command -v jq >/dev/null || apt_missing+=(jq)
+# oha (scripts/bench.sh's load tool) builds against the system's OpenSSL.
+command -v pkg-config >/dev/null || apt_missing+=(pkg-config)
+pkg-config --exists openssl 2>/dev/null || apt_missing+=(libssl-dev)
 command -v python3 >/dev/null || apt_missing+=(python3)
 # Debian's python3 makes virtualenvs only with python3-venv (ensurepip).
 command -v python3 >/dev/null && python3 -c 'import ensurepip' 2>/dev/null || apt_missing+=(python3-venv)
@@ -68,8 +72,9 @@ install_tool() { # crate version binary... (extra cargo install flags in CARGO_F
 CARGO_FLAGS=--locked install_tool worker-build "$WORKER_BUILD_VERSION" worker-build
 # Not --locked: the CLI's own lock file pins a since-yanked webpki-roots.
 CARGO_FLAGS= install_tool wasm-bindgen-cli "$WASM_BINDGEN_VERSION" wasm-bindgen
-# Plain HTTP only: no TLS stack to build (the bench loads a local `wrangler dev`).
-CARGO_FLAGS="--locked --no-default-features" install_tool oha "$OHA_VERSION" oha
+# The system's TLS (OpenSSL) rather than rustls with aws-lc, a much larger build; the bench
+# only loads a local `wrangler dev` over plain HTTP.
+CARGO_FLAGS="--locked --no-default-features --features native-tls" install_tool oha "$OHA_VERSION" oha
 
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   say "installing npm packages"
