@@ -39,7 +39,7 @@ command -v python3 >/dev/null && python3 -c 'import ensurepip' 2>/dev/null || ap
 [ -x "${CHROMIUM:-}" ] || command -v chromium >/dev/null || apt_missing+=(chromium)
 if [ ${#apt_missing[@]} -gt 0 ] && ! command -v apt-get >/dev/null; then
   say "missing: ${apt_missing[*]}; install them with this machine's package manager" \
-    "(macOS: brew install postgresql@17 espeak-ng lame ffmpeg jq, then PG_BIN=\$(brew --prefix postgresql@17)/bin;" \
+    "(macOS: brew install postgresql@17 espeak-ng lame ffmpeg jq pkg-config openssl, then PG_BIN=\$(brew --prefix postgresql@17)/bin;" \
     "for the browser tests CHROMIUM=<path of a Chromium or Chrome binary>)"
   exit 1
 elif [ ${#apt_missing[@]} -gt 0 ]; then
