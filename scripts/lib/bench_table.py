@@ -90,7 +90,7 @@ base = sr["baseline"]
 for name in ("task", "story"):
     r = sr[name]
     rows.append((
-        f"status reads, GET /{name}s/{{id}}",
+        f"status reads, GET /{'tasks' if name == 'task' else 'stories'}/{{id}}",
         f"{r['rps'] / base['rps']:.0%}",
         f"{r['rps']:.0f} req/s, p50 {ms(r['p50_ms'])}, p99 {ms(r['p99_ms'])}; no-op route {base['rps']:.0f} req/s, "
         f"p50 {ms(base['p50_ms'])}, p99 {ms(base['p99_ms'])}",
@@ -108,7 +108,7 @@ rows.append((
 first = assembly["rows"][0]
 for r in assembly["rows"]:
     rows.append((
-        f"chapter assembly, {r['multiple']}× ({r['clips']} clips, {r['minutes']:.0f} min)",
+        f"chapter assembly, {r['multiple']}× ({r['clips']} clips, {r['minutes']:.1f} min)",
         f"{r['stream_peak_bytes'] / first['stream_peak_bytes']:.2f}× of 1×",
         f"streamed peak {mib(r['stream_peak_bytes'])} ({r['stream_peak_bytes'] / r['largest_clip_bytes']:.1f}× the largest clip), "
         f"{r['stream_ms']:.0f} ms; in-memory join peak {mib(r['join_peak_bytes'])} for a {mib(r['chapter_bytes'])} chapter",
