@@ -98,10 +98,16 @@ for name in ("task", "story"):
     ))
 
 p = stack["progress_latency"]
+by_job = "; ".join(
+    f"{name} job's {j['events']}: p50 {ms(j['p50_ms'])}, p95 {ms(j['p95_ms'])}"
+    for name, j in (("story", p["story_job"]), ("audio", p["audio_job"]))
+    if j["events"]
+)
 rows.append((
     "progress latency (commit → SSE)",
     f"p95 {ms(p['p95_ms'])}",
-    f"p50 {ms(p['p50_ms'])}, max {ms(p['max_ms'])} over {p['events']} events ({p['unmatched']} unmatched, {p['ambiguous']} ambiguous)",
+    f"p50 {ms(p['p50_ms'])}, max {ms(p['max_ms'])} over {p['events']} events ({p['unmatched']} unmatched, "
+    f"{p['ambiguous']} ambiguous); {by_job}",
     "p95 ≤ 50 ms",
 ))
 
