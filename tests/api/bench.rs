@@ -9,7 +9,8 @@
 //! - audio job: wall ÷ Σ over chapters of ceil(lines ÷ TTS_CONCURRENCY) × the TTS latency;
 //! - progress latency: each live event of both jobs, from the commit of the transaction that
 //!   wrote it (devstack's `GET /__admin/commits`) to its arrival here;
-//! - status reads: `oha` against the task and story reads and a route that touches nothing;
+//! - status reads: `oha` against the task and story reads and a route that touches nothing,
+//!   in turns;
 //! - round trips: the pass of tests/api/round_trips.rs; idle: the sweeps of tests/api/idle.rs.
 
 use crate::helpers::{with_rate_limits, TestStack};
@@ -38,14 +39,15 @@ struct Sizes {
     llm_ms: u64,
     tts_ms: u64,
     load_secs: u32,
+    load_rounds: u32,
 }
 
 impl Sizes {
     fn from_env() -> Sizes {
         if std::env::var("TALECAST_BENCH_SHORT").is_ok_and(|v| v == "1") {
-            Sizes { chapters: 1, lines: Some(6), llm_ms: 100, tts_ms: 50, load_secs: 1 }
+            Sizes { chapters: 1, lines: Some(6), llm_ms: 100, tts_ms: 50, load_secs: 1, load_rounds: 1 }
         } else {
-            Sizes { chapters: 5, lines: None, llm_ms: 1000, tts_ms: 500, load_secs: 5 }
+            Sizes { chapters: 5, lines: None, llm_ms: 1000, tts_ms: 500, load_secs: 3, load_rounds: 3 }
         }
     }
 }
@@ -168,6 +170,19 @@ fn load(stack: &TestStack, key: &str, path: &str, secs: u32, expect: u16) -> Val
     })
 }
 
+/// One route's rounds together: the mean requests per second (the rounds last as long as one
+/// another) and the median round's p50 and p99.
+fn rounds_summary(path: &str, rounds: &[Value]) -> Value {
+    let median = |key: &str| {
+        let mut v: Vec<f64> = rounds.iter().filter_map(|r| r[key].as_f64()).collect();
+        v.sort_by(f64::total_cmp);
+        v.get(v.len() / 2).copied()
+    };
+    let rps = rounds.iter().filter_map(|r| r["rps"].as_f64()).sum::<f64>() / rounds.len() as f64;
+    let requests: u64 = rounds.iter().filter_map(|r| r["requests"].as_u64()).sum();
+    json!({ "path": path, "requests": requests, "rps": rps, "p50_ms": median("p50_ms"), "p99_ms": median("p99_ms"), "rounds": rounds })
+}
+
 #[test]
 #[ignore = "benchmark: run by scripts/bench.sh"]
 fn bench_stack() {
@@ -233,11 +248,19 @@ fn bench_stack() {
     println!("bench: progress latency {progress}");
 
     latency(&stack, "elevenlabs", 0);
-    let status = json!({
-        "baseline": load(&stack, &key, "/api/bench-nothing", sizes.load_secs, 404),
-        "task": load(&stack, &key, &format!("/api/v1/tasks/{task}"), sizes.load_secs, 200),
-        "story": load(&stack, &key, &format!("/api/v1/stories/{story}"), sizes.load_secs, 200),
-    });
+    // Rounds that take the three routes in turn, so a neighbour's burst on this shared machine
+    // falls on all of them rather than on one.
+    let routes = [("baseline", "/api/bench-nothing".to_string(), 404), ("task", format!("/api/v1/tasks/{task}"), 200), ("story", format!("/api/v1/stories/{story}"), 200)];
+    let mut runs: Vec<Vec<Value>> = vec![Vec::new(); routes.len()];
+    for _ in 0..sizes.load_rounds {
+        for (i, (_, path, expect)) in routes.iter().enumerate() {
+            runs[i].push(load(&stack, &key, path, sizes.load_secs, *expect));
+        }
+    }
+    let mut status = json!({ "rounds": sizes.load_rounds, "secs_per_round": sizes.load_secs, "connections": 8 });
+    for ((name, path, _), rounds) in routes.iter().zip(runs) {
+        status[*name] = rounds_summary(path, &rounds);
+    }
     println!("bench: status reads {status}");
 
     let m = crate::round_trips::measure(&stack);
