@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Measures where talecast stands, in one run, and prints a table (also target/bench.json):
+# Measures where talecast stands, in one run, and prints a table (also target/bench.md, and
+# every figure in target/bench.json):
 # the Worker's bundle against a minimal workers-rs Worker built the same way, the story and
 # audio jobs against the stand-ins' latency, status reads against a route that touches
 # nothing, progress latency from commit to SSE subscriber, chapter assembly's peak memory,
@@ -23,7 +24,7 @@ esac
 
 OUT=target/bench
 mkdir -p "$OUT"
-rm -f "$OUT"/*.json target/bench.json
+rm -f "$OUT"/*.json target/bench.json target/bench.md
 began=$(date +%s)
 
 bash scripts/setup.sh >&2

@@ -147,13 +147,18 @@ i = stack["idle"]
 rows.append(("idle", f"{i['neon_requests']} requests", f"{i['runs']} scheduled runs, {i['sweeps_that_asked']} sweeps asked Neon", "0"))
 
 head = ("figure", "ratio", "absolute", "goal")
-print(f"bench: {machine['date']}, {machine['nproc']} × {machine['cpu']}, commit {machine['commit']}, "
-      f"{'short form (tiny sizes)' if short else 'full'}, {secs} s")
-print()
-print("| " + " | ".join(head) + " |")
-print("| " + " | ".join("---" for _ in head) + " |")
-for r in rows:
-    print("| " + " | ".join(r) + " |")
+table = [
+    f"bench: {machine['date']}, nproc {machine['nproc']}, {machine['cpu']}, commit {machine['commit']}, "
+    f"{'short form (tiny sizes)' if short else 'full'}, {secs} s",
+    "",
+    "| " + " | ".join(head) + " |",
+    "| " + " | ".join("---" for _ in head) + " |",
+    *("| " + " | ".join(r) + " |" for r in rows),
+]
+# The same table as Markdown, for README.md's "Benchmarks" (between its bench markers).
+with open(os.path.splitext(out)[0] + ".md", "w") as f:
+    f.write("\n".join(table) + "\n")
+print("\n".join(table))
 print()
 print("Neon round trips per route (the Worker's count; Neon's own where it is exact):")
 for route, v in rt["routes"].items():
