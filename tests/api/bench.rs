@@ -119,6 +119,7 @@ fn progress_latency(stack: &TestStack, events: &[Arrived]) -> Value {
         .map(|c| (c["began_us"].as_u64().unwrap(), c["committed_us"].as_u64().unwrap()))
         .collect();
     let mut ms: Vec<(String, f64)> = Vec::new();
+    let mut slowest: Vec<(f64, Value)> = Vec::new();
     let (mut unmatched, mut ambiguous) = (0, 0);
     for e in events {
         let at = crate::support::parse_time(&e.task["updated_at"]);
@@ -131,7 +132,9 @@ fn progress_latency(stack: &TestStack, events: &[Arrived]) -> Value {
         match candidates.iter().min() {
             Some(c) => {
                 ambiguous += usize::from(candidates.len() > 1);
-                ms.push((e.task["kind"].as_str().unwrap_or("?").to_string(), (e.at_us - c) as f64 / 1000.0));
+                let took = (e.at_us - c) as f64 / 1000.0;
+                ms.push((e.task["kind"].as_str().unwrap_or("?").to_string(), took));
+                slowest.push((took, json!({ "ms": took, "kind": e.task["kind"], "progress": e.task["progress"], "message": e.task["message"] })));
             }
             None => unmatched += 1,
         }
@@ -142,6 +145,9 @@ fn progress_latency(stack: &TestStack, events: &[Arrived]) -> Value {
     all["ambiguous"] = json!(ambiguous);
     all["story_job"] = of("story");
     all["audio_job"] = of("audio");
+    // Which states were slow to arrive: where to look when the tail is long.
+    slowest.sort_by(|a, b| b.0.total_cmp(&a.0));
+    all["slowest"] = slowest.into_iter().take(5).map(|(_, v)| v).collect();
     all
 }
 
