@@ -39,7 +39,9 @@ cp bench/minimal-worker/wrangler.toml "$MW/wrangler.toml"
 python3 scripts/lib/minimal_worker.py Cargo.toml bench/minimal-worker/Cargo.toml "$MW/Cargo.toml"
 # Talecast's lock: the same worker, wasm-bindgen and their dependencies, to the patch.
 cp Cargo.lock "$MW/Cargo.lock"
-key=$(cat "$MW/Cargo.toml" "$MW/src/lib.rs" Cargo.lock | cat - <(readlink -f .tools/bin/worker-build) | sha256sum | cut -c1-16)
+# Rebuilt when an input changes: the manifest (with the copied settings), the code, the lock,
+# the worker-build binary.
+key=$( { cat "$MW/Cargo.toml" "$MW/src/lib.rs" Cargo.lock; readlink -f .tools/bin/worker-build; } | sha256sum | cut -c1-16)
 if [ "$(cat "$MW/build.key" 2>/dev/null)" != "$key" ] || [ -z "$(find "$MW/build" -name '*.wasm' 2>/dev/null | head -n1)" ]; then
   echo "bench: building the minimal Worker in $MW" >&2
   (
@@ -54,12 +56,12 @@ if [ "$(cat "$MW/build.key" 2>/dev/null)" != "$key" ] || [ -z "$(find "$MW/build
   )
   echo "$key" > "$MW/build.key"
 fi
-bundle_json() { # name wasm
-  printf '{"wasm": "%s", "raw": %s, "gzip": %s}' "$2" "$(wc -c < "$2")" "$(gzip -9 -c "$2" | wc -c)"
+bundle_json() { # wasm
+  printf '{"wasm": "%s", "raw": %s, "gzip": %s}' "$1" "$(wc -c < "$1")" "$(gzip -9 -c "$1" | wc -c)"
 }
 talecast_wasm=$(find build -name '*.wasm' | head -n1)
 minimal_wasm=$(find "$MW/build" -name '*.wasm' | head -n1)
-printf '{"talecast": %s, "minimal": %s}\n' "$(bundle_json talecast "$talecast_wasm")" "$(bundle_json minimal "$minimal_wasm")" > "$OUT/bundle.json"
+printf '{"talecast": %s, "minimal": %s}\n' "$(bundle_json "$talecast_wasm")" "$(bundle_json "$minimal_wasm")" > "$OUT/bundle.json"
 
 # ---- chapter assembly: native, a counting allocator around core::mp3 ----
 if [ "$short" = 1 ]; then profile=(); asm_args=(6 1); else profile=(--release); asm_args=(); fi
