@@ -3,17 +3,27 @@
 #   Debian packages: PostgreSQL (when none is installed), espeak-ng + lame (the TTS stand-in's
 #                    voice and MP3 encoder), ffmpeg (ffprobe, used by tests to check MP3s),
 #                    jq (the README's quickstart reads answers with it), chromium (the
+<<<<<<< HEAD
 #                    browser tests of the page, driven by playwright-core)
 #   Rust:            the wasm32 target; worker-build and wasm-bindgen-cli, built once per
 #                    machine under ~/.cache/talecast/tools and linked into .tools/bin
 #   PyPI:            schemathesis (the API fuzzer, tests/api/fuzz.rs) and feedparser (reads the
 #                    podcast feed as apps do, tests/api/book_meta.rs) in the virtualenv .tools/venv
+=======
+#                    browser tests of the page, driven by playwright-core), pkg-config and
+#                    libssl-dev (oha's build)
+#   Rust:            the wasm32 target; worker-build, wasm-bindgen-cli and oha (the HTTP load
+#                    tool of scripts/bench.sh), built once per machine under
+#                    ~/.cache/talecast/tools and linked into .tools/bin
+#   PyPI:            schemathesis (the API fuzzer, tests/api/fuzz.rs) in the virtualenv .tools/venv
+>>>>>>> bench
 #   npm:             package-lock.json (wrangler, Node 22 on Linux x64, esbuild, binaryen,
 #                    Neon's driver, playwright-core and axe-core for the browser tests)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 WORKER_BUILD_VERSION=0.8.7
+OHA_VERSION=1.16.0
 SCHEMATHESIS_VERSION=4.32.5
 FEEDPARSER_VERSION=6.0.12
 # wasm-bindgen's CLI must equal the library version the crate is built with.
@@ -28,6 +38,9 @@ command -v espeak-ng >/dev/null || apt_missing+=(espeak-ng)
 command -v lame >/dev/null || apt_missing+=(lame)
 command -v ffprobe >/dev/null || apt_missing+=(ffmpeg)
 command -v jq >/dev/null || apt_missing+=(jq)
+# oha (scripts/bench.sh's load tool) builds against the system's OpenSSL.
+command -v pkg-config >/dev/null || apt_missing+=(pkg-config)
+pkg-config --exists openssl 2>/dev/null || apt_missing+=(libssl-dev)
 command -v python3 >/dev/null || apt_missing+=(python3)
 # Debian's python3 makes virtualenvs only with python3-venv (ensurepip).
 command -v python3 >/dev/null && python3 -c 'import ensurepip' 2>/dev/null || apt_missing+=(python3-venv)
@@ -35,7 +48,7 @@ command -v python3 >/dev/null && python3 -c 'import ensurepip' 2>/dev/null || ap
 [ -x "${CHROMIUM:-}" ] || command -v chromium >/dev/null || apt_missing+=(chromium)
 if [ ${#apt_missing[@]} -gt 0 ] && ! command -v apt-get >/dev/null; then
   say "missing: ${apt_missing[*]}; install them with this machine's package manager" \
-    "(macOS: brew install postgresql@17 espeak-ng lame ffmpeg jq, then PG_BIN=\$(brew --prefix postgresql@17)/bin;" \
+    "(macOS: brew install postgresql@17 espeak-ng lame ffmpeg jq pkg-config openssl, then PG_BIN=\$(brew --prefix postgresql@17)/bin;" \
     "for the browser tests CHROMIUM=<path of a Chromium or Chrome binary>)"
   exit 1
 elif [ ${#apt_missing[@]} -gt 0 ]; then
@@ -68,6 +81,9 @@ install_tool() { # crate version binary... (extra cargo install flags in CARGO_F
 CARGO_FLAGS=--locked install_tool worker-build "$WORKER_BUILD_VERSION" worker-build
 # Not --locked: the CLI's own lock file pins a since-yanked webpki-roots.
 CARGO_FLAGS= install_tool wasm-bindgen-cli "$WASM_BINDGEN_VERSION" wasm-bindgen
+# The system's TLS (OpenSSL) rather than rustls with aws-lc, a much larger build; the bench
+# only loads a local `wrangler dev` over plain HTTP.
+CARGO_FLAGS="--locked --no-default-features --features native-tls" install_tool oha "$OHA_VERSION" oha
 
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   say "installing npm packages"

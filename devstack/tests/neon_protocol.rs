@@ -655,3 +655,21 @@ fn admin_counts_every_sql_request() {
     // Reading the count is not a round trip.
     assert_eq!(count() - before, 4);
 }
+
+#[test]
+fn admin_commits_bracket_each_transactions_now() {
+    let app = spawn_app();
+    let r = app.batch(&[], json!([{"query": "SELECT (extract(epoch FROM now()) * 1000000)::int8::text AS us", "params": []}]));
+    assert_eq!(r.status, 200, "{}", r.text);
+    let row = r.json()["results"][0]["rows"][0].clone();
+    // The driver's headers may ask for rows as arrays.
+    let now: u64 = row.get("us").or(row.get(0)).and_then(Value::as_str).unwrap_or_else(|| panic!("{}", r.text)).parse().unwrap();
+    // A failed batch commits nothing and so is not listed.
+    assert_eq!(app.batch(&[], json!([{"query": "SELEC nonsense", "params": []}])).status, 400);
+    let c = reply(app.agent.get(format!("{}/__admin/commits", app.base)).call().expect("request"));
+    assert_eq!(c.status, 200, "{}", c.text);
+    let commits = c.json()["commits"].as_array().unwrap().clone();
+    let last = commits.last().expect("the batch is listed");
+    let (began, committed) = (last["began_us"].as_u64().unwrap(), last["committed_us"].as_u64().unwrap());
+    assert!(began <= now && now <= committed, "now() {now} outside [{began}, {committed}]");
+}

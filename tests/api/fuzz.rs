@@ -5,7 +5,7 @@
 //! `{id}` pinned to a real story that has a chapter with a script (the 2xx answers). Reports
 //! (JUnit XML) land in target/schemathesis/.
 
-use crate::helpers::{with_rate_limit, TestStack};
+use crate::helpers::{with_rate_limits, TestStack};
 use serde_json::json;
 use std::path::PathBuf;
 use std::process::Command;
@@ -25,9 +25,7 @@ fn schemathesis() -> PathBuf {
 
 /// High enough that the fuzzer measures the API, not the limiter (429 is declared anyway).
 fn roomy_limits(toml: &str) -> String {
-    ["RATE_LIMIT_JOB_STARTS", "RATE_LIMIT_WRITES", "RATE_LIMIT_READS", "RATE_LIMIT_FAILED_AUTH", "RATE_LIMIT_HEALTH"]
-        .iter()
-        .fold(toml.to_string(), |t, name| with_rate_limit(&t, name, 100_000))
+    with_rate_limits(toml, 100_000)
 }
 
 struct Run {

@@ -626,6 +626,14 @@ pub fn with_rate_limit(toml: &str, name: &str, limit: u32) -> String {
     format!("{}{var}{limit};w=60\"{}", &toml[..at], &toml[end..])
 }
 
+/// wrangler.toml with every rate limit raised to `limit` per 60 s: for runs that measure the
+/// API (the fuzzer, the benchmark), not the limiter.
+pub fn with_rate_limits(toml: &str, limit: u32) -> String {
+    ["RATE_LIMIT_JOB_STARTS", "RATE_LIMIT_WRITES", "RATE_LIMIT_READS", "RATE_LIMIT_FAILED_AUTH", "RATE_LIMIT_HEALTH"]
+        .iter()
+        .fold(toml.to_string(), |t, name| with_rate_limit(&t, name, limit))
+}
+
 /// Waits, if need be, until the current minute has at least `secs` seconds left: `wrangler
 /// dev`'s limiter counts in windows aligned to the wall clock's minutes, so a test that fills
 /// a limit must not straddle a boundary.

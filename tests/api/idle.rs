@@ -33,7 +33,7 @@ fn sweep_counts(stack: &TestStack) -> (usize, usize) {
 /// Fires the Cron Trigger `n` times and waits until each sweep has logged how it ended: the
 /// Neon requests made meanwhile (by anything: only an idle stack isolates the sweeps'), and
 /// how many of the sweeps asked Neon.
-fn sweeps(stack: &TestStack, n: usize) -> (u64, usize) {
+pub fn sweeps(stack: &TestStack, n: usize) -> (u64, usize) {
     let (requests, (idle, asked)) = (neon_requests(stack), sweep_counts(stack));
     for _ in 0..n {
         stack.run_scheduled();

@@ -14,7 +14,7 @@ use std::time::Duration;
 const LONG: Duration = Duration::from_secs(240);
 
 /// `| `METHOD /path` | N | ... |` rows of the docs' table.
-fn budget_table() -> BTreeMap<String, u64> {
+pub fn budget_table() -> BTreeMap<String, u64> {
     let docs = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/API.md")).unwrap();
     let start = docs.find("### Round trips per route").expect("docs/API.md has a 'Round trips per route' table");
     let mut table = BTreeMap::new();
@@ -111,11 +111,20 @@ fn wait_done(stack: &TestStack, key: &str, task: &str) -> Value {
     stack.follow_task(key, task, LONG).pop().unwrap()
 }
 
-#[test]
-fn every_route_stays_within_its_round_trips() {
-    let stack = TestStack::start();
+/// What one pass over every route measured: per route (Neon's count when it is exact, the
+/// Worker's count), and the jobs' round trips with their LLM calls and clips. The benchmark
+/// (tests/api/bench.rs) reads the same pass.
+pub struct Measured {
+    pub routes: BTreeMap<String, (Option<u64>, u64)>,
+    pub story_job: u64,
+    pub llm_calls: u64,
+    pub audio_job: u64,
+    pub clips: u64,
+}
+
+/// Calls every route of the table once, on 6-line chapters (a 2-chapter story with enhance).
+pub fn measure(stack: &TestStack) -> Measured {
     stack.small_scripts(6);
-    let table = budget_table();
     let (user_id, key) = stack.create_user("counted");
     let admin = stack.admin_token.clone();
     let mut m = Meter { stack: &stack, key: key.clone(), seen: BTreeMap::new() };
@@ -189,7 +198,14 @@ fn every_route_stays_within_its_round_trips() {
     m.call("POST /api/v1/tasks/{id}/cancel", &format!("/api/v1/tasks/{task}/cancel"), None, None, false);
     wait_done(&stack, &key, &task);
     m.call("DELETE /api/v1/stories/{id}", &format!("/api/v1/stories/{id}"), None, None, true);
+    Measured { routes: m.seen, story_job, llm_calls, audio_job, clips }
+}
 
+#[test]
+fn every_route_stays_within_its_round_trips() {
+    let stack = TestStack::start();
+    let table = budget_table();
+    let Measured { routes, story_job, llm_calls, audio_job, clips } = measure(&stack);
     let figures = format!(
         "round trips of job steps: story job {story_job} for {llm_calls} LLM calls ({:.2} per call); audio job {audio_job} for {clips} clips ({:.2} per clip)",
         story_job as f64 / llm_calls as f64,
@@ -205,7 +221,7 @@ fn every_route_stays_within_its_round_trips() {
     crate::drills::record_figure(&figures);
 
     let mut over = Vec::new();
-    for (route, (neon, worker)) in &m.seen {
+    for (route, (neon, worker)) in &routes {
         let budget = *table.get(route).unwrap_or_else(|| panic!("docs/API.md's table has no row for {route}"));
         println!("{route}: {worker} round trips (Neon counted {neon:?}), budget {budget}");
         if *worker > budget {
@@ -213,6 +229,6 @@ fn every_route_stays_within_its_round_trips() {
         }
     }
     assert!(over.is_empty(), "routes over their round-trip budget: {over:?}");
-    let unmeasured: Vec<&String> = table.keys().filter(|r| !m.seen.contains_key(*r) && !r.starts_with("GET /health")).collect();
+    let unmeasured: Vec<&String> = table.keys().filter(|r| !routes.contains_key(*r) && !r.starts_with("GET /health")).collect();
     assert!(unmeasured.is_empty(), "routes in the table that this test does not call: {unmeasured:?}");
 }

@@ -7,6 +7,27 @@ use super::headers::Options;
 use super::output::{parse_tag, push_fields, push_row, push_str};
 use super::payload::{BatchQueryData, QueryData};
 use super::pgwire::{Abort, PgConn, PgError};
+use std::collections::VecDeque;
+use std::sync::Mutex;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// The last committed transactions (batches): (unix µs just before `BEGIN` was sent, unix µs
+/// once `COMMIT` was acknowledged). PostgreSQL's `now()` inside the transaction, which the
+/// Worker's rows carry as `updated_at`, lies between the two, so a benchmark can find the
+/// commit behind a state it sees elsewhere (a progress event) and time from it.
+static COMMITS: Mutex<VecDeque<(u64, u64)>> = Mutex::new(VecDeque::new());
+const COMMITS_KEPT: usize = 100_000;
+
+fn unix_us() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_micros() as u64)
+}
+
+/// `{"commits": [{"began_us": N, "committed_us": N}, ...]}`, oldest first.
+pub fn commits_json() -> String {
+    let log = COMMITS.lock().unwrap_or_else(|e| e.into_inner());
+    let items: Vec<String> = log.iter().map(|(b, c)| format!("{{\"began_us\":{b},\"committed_us\":{c}}}")).collect();
+    format!("{{\"commits\":[{}]}}", items.join(","))
+}
 
 pub async fn single(conn: &mut PgConn, q: &QueryData, opts: &Options) -> Result<String, ApiError> {
     let mut out = String::new();
@@ -20,6 +41,7 @@ pub async fn batch(
     b: &BatchQueryData,
     opts: &Options,
 ) -> Result<String, ApiError> {
+    let began = unix_us();
     conn.simple_query(&opts.start_transaction_sql())
         .await
         .map_err(query_error)?;
@@ -37,6 +59,13 @@ pub async fn batch(
         }
     }
     conn.simple_query("COMMIT").await.map_err(query_error)?;
+    let committed = unix_us();
+    let mut log = COMMITS.lock().unwrap_or_else(|e| e.into_inner());
+    if log.len() == COMMITS_KEPT {
+        log.pop_front();
+    }
+    log.push_back((began, committed));
+    drop(log);
     out.push_str("]}");
     Ok(out)
 }

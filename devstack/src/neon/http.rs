@@ -1,6 +1,7 @@
 //! The HTTP surface: `POST /sql`, `GET /__admin/requests` (how many `POST /sql` requests
-//! arrived, for tests that count round trips; Neon has no such route), and 400 for anything
-//! else, `OPTIONS` included.
+//! arrived, for tests that count round trips; Neon has no such route), `GET /__admin/commits`
+//! (when each transaction began and committed, for the progress-latency benchmark; see
+//! `exec::COMMITS`), and 400 for anything else, `OPTIONS` included.
 //!
 //! No CORS header is ever sent, unlike Neon's proxy: this server runs SQL on a developer's
 //! machine, and a web page they visit must not be able to run SQL on it. Without an allowance
@@ -35,6 +36,9 @@ pub async fn dispatch(State(pool): State<Arc<Pool>>, req: Request) -> Response {
     if parts.uri.path() == "/__admin/requests" && parts.method == Method::GET {
         let n = SQL_REQUESTS.load(Ordering::SeqCst);
         return json_response(StatusCode::OK, format!("{{\"requests\":{n}}}"));
+    }
+    if parts.uri.path() == "/__admin/commits" && parts.method == Method::GET {
+        return json_response(StatusCode::OK, exec::commits_json());
     }
     if parts.uri.path() != "/sql" {
         return not_supported();

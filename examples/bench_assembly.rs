@@ -1,13 +1,14 @@
-//! Benchmark of the chapter join, printing figures (not a test): how long building a chapter
+//! Benchmark of the chapter assembly (the "chapter assembly" rows of scripts/bench.sh), printing figures (not a test): how long building a chapter
 //! takes and the peak heap it needs, which is what bounds the audio job in a 128 MB Worker.
 //! Two ways, for chapters of 1x, 4x and 16x a base chapter:
 //! - join: every clip parsed in memory, then joined into one Vec (peak: clips + chapter);
-//! - stream: clips stored as frames only with their facts (files under target/join_bench/
+//! - stream: clips stored as frames only with their facts (files under target/bench_assembly/
 //!   stand in for R2 and are not counted), the header planned from the facts, then each stored
 //!   clip read whole, one at a time, and written out through a fixed buffer. Its peak is what
 //!   a Worker would hold: the facts and the plan (~100 bytes a clip), one clip, the buffer.
 //!
-//! `cargo run --release --example join_bench [lines] [seconds-per-line]` (needs `lame`).
+//! `cargo run --release --example bench_assembly [lines] [seconds-per-line] [--json=PATH]`
+//! (needs `lame`); `--json` also writes the rows there for scripts/bench.sh.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::collections::HashMap;
@@ -139,16 +140,18 @@ fn stream(dir: &Path, lines: usize, pause_before: &[bool], out: &Path) -> Stream
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().collect();
+    let (flags, args): (Vec<String>, Vec<String>) = std::env::args().partition(|a| a.starts_with("--"));
+    let json_out = flags.iter().find_map(|f| f.strip_prefix("--json=")).map(PathBuf::from);
+    let mut rows = Vec::new();
     let base_lines: usize = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(150);
     let secs: f64 = args.get(2).and_then(|a| a.parse().ok()).unwrap_or(4.0);
     let voices: Vec<Vec<u8>> = [220.0, 330.0, 440.0].iter().map(|hz| make_clip(secs, *hz)).collect();
-    let store: PathBuf = Path::new(env!("CARGO_MANIFEST_DIR")).join("target").join("join_bench");
+    let store: PathBuf = Path::new(env!("CARGO_MANIFEST_DIR")).join("target").join("bench_assembly");
     let multiples = [1usize, 4, 16];
     // One store for all sizes: a smaller chapter uses the first clips.
     fill_store(&store.join("clips"), &voices, base_lines * multiples[multiples.len() - 1]);
 
-    println!("join_bench: base chapter {base_lines} clips of {secs} s; 128 kbit/s mono; store in {}", store.display());
+    println!("bench_assembly: base chapter {base_lines} clips of {secs} s; 128 kbit/s mono; store in {}", store.display());
     println!(
         "  {:>5} {:>6} {:>7} {:>9} | {:>8} {:>10} {:>9} | {:>8} {:>10} {:>13}",
         "size", "clips", "min", "MiB", "join ms", "peak MiB", "x chapter", "strm ms", "peak MiB", "x largest clip"
@@ -172,6 +175,15 @@ fn main() {
         assert_eq!(s.len, joined.bytes.len() as u64);
         assert!(std::fs::read(&out).unwrap() == joined.bytes, "streamed chapter differs from join");
         let _ = std::fs::remove_file(&out);
+        rows.push(format!(
+            "{{\"multiple\":{m},\"clips\":{lines},\"minutes\":{:.2},\"chapter_bytes\":{},\"join_ms\":{join_ms:.1},\"join_peak_bytes\":{join_peak},\
+             \"stream_ms\":{:.1},\"stream_peak_bytes\":{},\"largest_clip_bytes\":{}}}",
+            joined.duration_ms as f64 / 60_000.0,
+            joined.bytes.len(),
+            s.ms,
+            s.peak,
+            s.largest_clip
+        ));
         println!(
             "  {:>4}x {:>6} {:>7.1} {:>9.2} | {:>8.1} {:>10.2} {:>9.2} | {:>8.1} {:>10.3} {:>13.2}",
             m,
@@ -190,4 +202,8 @@ fn main() {
     println!("  {} KiB buffer; its peak is facts + plan (~80 B a clip) + one clip + the buffer.", CHUNK / 1024);
     println!("  Every streamed chapter was checked byte-identical to join's.");
     let _ = std::fs::remove_dir_all(&store);
+    if let Some(path) = json_out {
+        let text = format!("{{\"base_clips\":{base_lines},\"seconds_per_clip\":{secs},\"chunk_bytes\":{CHUNK},\"rows\":[{}]}}\n", rows.join(","));
+        std::fs::write(&path, text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    }
 }
