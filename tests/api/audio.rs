@@ -2,9 +2,9 @@
 //! chapter marks (checked with ffprobe), reuse of clips, resume after a TTS failure.
 
 use crate::helpers::{assert_spoken, require_speech, TestStack};
+use crate::support::ffprobe;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, HashSet};
-use std::process::Command;
 use std::time::Duration;
 
 const LONG: Duration = Duration::from_secs(180);
@@ -30,18 +30,6 @@ fn start_audio(stack: &TestStack, key: &str, story: &str) -> Value {
 
 fn tts_requests(stack: &TestStack) -> Vec<Value> {
     stack.providers("GET", "requests?provider=elevenlabs", None)["requests"].as_array().unwrap().clone()
-}
-
-fn ffprobe(bytes: &[u8], dir: &std::path::Path, name: &str) -> Value {
-    let path = dir.join(name);
-    std::fs::write(&path, bytes).unwrap();
-    let out = Command::new("ffprobe")
-        .args(["-v", "error", "-print_format", "json", "-show_format", "-show_streams", "-show_chapters"])
-        .arg(&path)
-        .output()
-        .expect("ffprobe is installed by scripts/setup.sh");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    serde_json::from_slice(&out.stdout).unwrap()
 }
 
 fn seconds(v: &Value) -> f64 {

@@ -4,7 +4,7 @@
 //! enclosures fetched, revocation; and bad covers and authors that change nothing.
 
 use crate::helpers::{Reply, TestStack};
-use crate::support::{r2_forget, r2_keys};
+use crate::support::{ffprobe, r2_forget, r2_keys};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -30,18 +30,6 @@ pub fn image(dir: &Path, name: &str, colour: &str) -> Vec<u8> {
         .expect("ffmpeg is installed by scripts/setup.sh");
     assert!(st.success());
     std::fs::read(&path).unwrap()
-}
-
-fn ffprobe(bytes: &[u8], dir: &Path, name: &str) -> Value {
-    let path = dir.join(name);
-    std::fs::write(&path, bytes).unwrap();
-    let out = Command::new("ffprobe")
-        .args(["-v", "error", "-print_format", "json", "-show_format", "-show_streams", "-show_chapters"])
-        .arg(&path)
-        .output()
-        .expect("ffprobe is installed by scripts/setup.sh");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    serde_json::from_slice(&out.stdout).unwrap()
 }
 
 /// The attached picture stream ffprobe sees, if any: (codec, width, height).

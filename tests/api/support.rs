@@ -202,3 +202,16 @@ pub fn r2_plant_empty(stack: &TestStack, key: &str, age_secs: u64) {
         &[key, &uploaded],
     );
 }
+
+/// ffprobe's JSON (format, streams, chapters) of an MP3 written to `dir/name`.
+pub fn ffprobe(bytes: &[u8], dir: &std::path::Path, name: &str) -> Value {
+    let path = dir.join(name);
+    std::fs::write(&path, bytes).unwrap();
+    let out = Command::new("ffprobe")
+        .args(["-v", "error", "-print_format", "json", "-show_format", "-show_streams", "-show_chapters"])
+        .arg(&path)
+        .output()
+        .expect("ffprobe is installed by scripts/setup.sh");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
