@@ -3,20 +3,13 @@
 #   Debian packages: PostgreSQL (when none is installed), espeak-ng + lame (the TTS stand-in's
 #                    voice and MP3 encoder), ffmpeg (ffprobe, used by tests to check MP3s),
 #                    jq (the README's quickstart reads answers with it), chromium (the
-<<<<<<< HEAD
-#                    browser tests of the page, driven by playwright-core)
-#   Rust:            the wasm32 target; worker-build and wasm-bindgen-cli, built once per
-#                    machine under ~/.cache/talecast/tools and linked into .tools/bin
-#   PyPI:            schemathesis (the API fuzzer, tests/api/fuzz.rs) and feedparser (reads the
-#                    podcast feed as apps do, tests/api/book_meta.rs) in the virtualenv .tools/venv
-=======
 #                    browser tests of the page, driven by playwright-core), pkg-config and
 #                    libssl-dev (oha's build)
 #   Rust:            the wasm32 target; worker-build, wasm-bindgen-cli and oha (the HTTP load
 #                    tool of scripts/bench.sh), built once per machine under
 #                    ~/.cache/talecast/tools and linked into .tools/bin
-#   PyPI:            schemathesis (the API fuzzer, tests/api/fuzz.rs) in the virtualenv .tools/venv
->>>>>>> bench
+#   PyPI:            schemathesis (the API fuzzer, tests/api/fuzz.rs) and feedparser (reads the
+#                    podcast feed as apps do, tests/api/book_meta.rs) in the virtualenv .tools/venv
 #   npm:             package-lock.json (wrangler, Node 22 on Linux x64, esbuild, binaryen,
 #                    Neon's driver, playwright-core and axe-core for the browser tests)
 set -euo pipefail
