@@ -1,4 +1,4 @@
-//! `core::mp3` and `core::id3` against real encoders and readers: MP3s made by LAME from
+//! `core::mp3` and `core::book_meta::id3` against real encoders and readers: MP3s made by LAME from
 //! sine waves written here, results checked with ffprobe/ffmpeg. Needs `lame` and `ffmpeg`
 //! (scripts/setup.sh installs them); missing tools fail the tests rather than skip them, so a
 //! green run always means the MP3 code was checked.
@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use talecast::core::id3::{book_tag, ChapterMark};
+use talecast::core::book_meta::id3::{book_tag, ChapterMark, TagMeta};
 use talecast::core::mp3::{
     self, book_xing, duration_ms, frame, join, plan, read_xing, samples_per_frame, Clip, ClipFacts, Format, Mp3Error,
     Piece, Version,
@@ -757,7 +757,9 @@ fn check_book(dir: &Path, name: &str, args: &str, channels: u16, how: BookHeader
             end_ms: (ch1.duration_ms + ch2.duration_ms) as u32,
         },
     ];
-    let tag = book_tag("A Tale — of Two Chapters", &marks);
+    let title = "A Tale — of Two Chapters";
+    let meta = TagMeta { title, album: title, artist: None, track: None, picture: None };
+    let tag = book_tag(&meta, &marks).bytes;
     let frames = ch1.frames + ch2.frames;
     let audio_bytes = (ch1.bytes.len() - ch1.header_len + ch2.bytes.len() - ch2.header_len) as u64;
     let header = match how {
