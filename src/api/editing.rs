@@ -88,11 +88,8 @@ impl Read {
     }
 }
 
-fn chapter_number(n: &str, num_chapters: u32) -> Result<u32, ApiError> {
-    n.parse().ok().filter(|n| (1..=num_chapters).contains(n)).ok_or_else(|| ApiError::not_found("no such chapter"))
-}
-
-/// The chapter's source (it exists: chapter rows are made with the story).
+/// The chapter's source: every chapter has one (chapter rows are made with the story), so a
+/// number past the story's chapters is a 404 here.
 fn source<'r>(r: &'r mut Read, number: u32) -> Result<&'r mut AudioSource, ApiError> {
     let s = r.sources.iter_mut().find(|s| s.number == number).ok_or_else(|| ApiError::not_found("no such chapter"))?;
     if s.script.is_none() {
@@ -102,9 +99,9 @@ fn source<'r>(r: &'r mut Read, number: u32) -> Result<&'r mut AudioSource, ApiEr
 }
 
 pub async fn put_script(req: &mut Request, ctx: &Ctx, id: &str, n: &str) -> Result<Response, ApiError> {
+    let number = super::chapter_number(n)?;
     let edited = EditedScript::parse(body::json(req, ctx).await?)?;
     let mut r = read(req, ctx, id).await?;
-    let number = chapter_number(n, r.o.story.num_chapters)?;
     let s = source(&mut r, number)?;
     // The character descriptions stay those of the script the edit replaces.
     let characters = s.script.as_ref().map(|sc| sc.characters.clone()).unwrap_or_default();
@@ -120,8 +117,8 @@ pub async fn put_script(req: &mut Request, ctx: &Ctx, id: &str, n: &str) -> Resu
 /// Back to the generated script (the enhanced one when there is one); 204 also when there was
 /// no edit (then nothing is written).
 pub async fn delete_script(req: &Request, ctx: &Ctx, id: &str, n: &str) -> Result<Response, ApiError> {
+    let number = super::chapter_number(n)?;
     let mut r = read(req, ctx, id).await?;
-    let number = chapter_number(n, r.o.story.num_chapters)?;
     let s = source(&mut r, number)?;
     let Some(generated) = s.generated.take() else {
         return Ok(Response::empty()?.with_status(204));

@@ -6,12 +6,12 @@ use sha2::{Digest, Sha256};
 pub const PREFIX: &str = "tc_";
 
 pub fn from_random(bytes: [u8; 16]) -> String {
-    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let hex = crate::core::hex::hex(&bytes);
     format!("{PREFIX}{hex}")
 }
 
 pub fn hash(key: &str) -> String {
-    Sha256::digest(key.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+    crate::core::hex::hex(&Sha256::digest(key.as_bytes()))
 }
 
 /// What is kept to tell keys apart in listings: the prefix and 4 hex digits.

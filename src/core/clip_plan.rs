@@ -68,7 +68,7 @@ pub fn fingerprint<'k>(keys: impl IntoIterator<Item = &'k str>) -> String {
         h.update(k.as_bytes());
         h.update(b"\n");
     }
-    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    crate::core::hex::hex(&h.finalize())
 }
 
 /// Everything that decides a story's clips besides the scripts.

@@ -8,6 +8,7 @@ pub mod cost;
 pub mod domain;
 pub mod feed;
 pub mod health;
+pub mod hex;
 pub mod http;
 pub mod ids;
 pub mod links;

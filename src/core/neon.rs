@@ -92,15 +92,11 @@ impl Param {
             Param::Float(f) => Value::String(f.to_string()),
             Param::Bool(b) => Value::String(b.to_string()),
             Param::Json(v) => Value::String(v.to_string()),
-            Param::Bytes(b) => Value::String(format!("\\x{}", hex(b))),
+            Param::Bytes(b) => Value::String(format!("\\x{}", crate::core::hex::hex(b))),
             Param::Timestamp(t) => Value::String(t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)),
             Param::TextArray(items) => Value::String(array_literal(items)),
         }
     }
-}
-
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
 /// A PG array literal with every element quoted, as the driver writes it.

@@ -178,7 +178,7 @@ pub fn clip_key(story_id: &str, output_format: &str, clip: &ClipSpec) -> String 
         string(clip.text),
         string(&v.voice_id),
     );
-    let hex: String = Sha256::digest(canonical.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
+    let hex = crate::core::hex::hex(&Sha256::digest(canonical.as_bytes()));
     format!("stories/{story_id}/clips/{hex}.mp3")
 }
 

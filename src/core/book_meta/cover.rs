@@ -80,7 +80,7 @@ impl Cover {
             ImageType::Jpeg => jpeg_size(&bytes),
         }
         .map_err(|why| CoverError::NotAnImage(why.into()))?;
-        let sha256 = Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
+        let sha256 = crate::core::hex::hex(&Sha256::digest(&bytes));
         Ok(Cover { kind, width, height, sha256, bytes })
     }
 }

@@ -68,7 +68,7 @@ fn meta_hash(head: &[u8], cover_sha256: Option<&str>) -> String {
     h.update(head);
     h.update(b"\ncover:");
     h.update(cover_sha256.unwrap_or("").as_bytes());
-    h.finalize().iter().take(8).map(|b| format!("{b:02x}")).collect()
+    crate::core::hex::hex(&h.finalize()[..8])
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ use sha2::{Digest, Sha256};
 /// A strong tag: 128 bits of the body's SHA-256 are plenty to tell versions of one resource apart.
 pub fn of(body: &[u8]) -> String {
     let digest = Sha256::digest(body);
-    let hex: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
+    let hex = crate::core::hex::hex(&digest[..16]);
     format!("\"{hex}\"")
 }
 
